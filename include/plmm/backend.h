@@ -334,19 +334,19 @@ typedef struct plmm_backend_desc {
 
 /* ---- ABI freeze (LP64) ---- */
 #if UINTPTR_MAX == 0xffffffffffffffffu
-_Static_assert(sizeof(plmm_plugin_header) == 16, "ABI: plmm_plugin_header");
-_Static_assert(offsetof(plmm_backend_desc, name) == 16, "ABI: plmm_backend_desc.name");
-_Static_assert(offsetof(plmm_backend_desc, vtbl) == 88, "ABI: plmm_backend_desc.vtbl");
-_Static_assert(sizeof(plmm_backend_desc) == 96, "ABI: plmm_backend_desc");
-_Static_assert(offsetof(plmm_backend_vtbl, init) == 8, "ABI: vtbl.init");
-_Static_assert(offsetof(plmm_backend_vtbl, graph_compute) == 8 + 13 * sizeof(void *), "ABI: vtbl.graph_compute");
-_Static_assert(sizeof(plmm_backend_vtbl) == 8 + 20 * sizeof(void *), "ABI: plmm_backend_vtbl");
-_Static_assert(sizeof(plmm_tensor) == 112, "ABI: plmm_tensor");
-_Static_assert(sizeof(plmm_node) == 112, "ABI: plmm_node");
-_Static_assert(sizeof(plmm_op_caps) == 48, "ABI: plmm_op_caps");
-_Static_assert(sizeof(plmm_device_props) == 232, "ABI: plmm_device_props");
-_Static_assert(sizeof(plmm_host_api) == 72, "ABI: plmm_host_api");
-_Static_assert(sizeof(plmm_partition) == 48, "ABI: plmm_partition");
+PLMM_STATIC_ASSERT(sizeof(plmm_plugin_header) == 16, "ABI: plmm_plugin_header");
+PLMM_STATIC_ASSERT(offsetof(plmm_backend_desc, name) == 16, "ABI: plmm_backend_desc.name");
+PLMM_STATIC_ASSERT(offsetof(plmm_backend_desc, vtbl) == 88, "ABI: plmm_backend_desc.vtbl");
+PLMM_STATIC_ASSERT(sizeof(plmm_backend_desc) == 96, "ABI: plmm_backend_desc");
+PLMM_STATIC_ASSERT(offsetof(plmm_backend_vtbl, init) == 8, "ABI: vtbl.init");
+PLMM_STATIC_ASSERT(offsetof(plmm_backend_vtbl, graph_compute) == 8 + 13 * sizeof(void *), "ABI: vtbl.graph_compute");
+PLMM_STATIC_ASSERT(sizeof(plmm_backend_vtbl) == 8 + 20 * sizeof(void *), "ABI: plmm_backend_vtbl");
+PLMM_STATIC_ASSERT(sizeof(plmm_tensor) == 112, "ABI: plmm_tensor");
+PLMM_STATIC_ASSERT(sizeof(plmm_node) == 112, "ABI: plmm_node");
+PLMM_STATIC_ASSERT(sizeof(plmm_op_caps) == 48, "ABI: plmm_op_caps");
+PLMM_STATIC_ASSERT(sizeof(plmm_device_props) == 232, "ABI: plmm_device_props");
+PLMM_STATIC_ASSERT(sizeof(plmm_host_api) == 72, "ABI: plmm_host_api");
+PLMM_STATIC_ASSERT(sizeof(plmm_partition) == 48, "ABI: plmm_partition");
 #endif
 
 #ifdef __cplusplus

@@ -28,6 +28,13 @@ extern "C" {
 #define PLMM_PRINTF(fmt, args)
 #endif
 
+/* Compile-time layout checks that work in C11 and C++11 alike. */
+#ifdef __cplusplus
+#define PLMM_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define PLMM_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
 /* abi_version fields pack MAJOR.MINOR as major << 16 | minor. */
 #define PLMM_ABI_VERSION(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define PLMM_ABI_MAJOR(v) ((uint32_t)(v) >> 16)

@@ -1,0 +1,190 @@
+/*
+ * Schema of the configuration file: one table per section. Adding a
+ * section is adding a table and a line in `sections` below; the reference
+ * in docs/configuration.md is generated from these tables
+ * (test-config --dump-schema) and a unit test keeps the two in sync.
+ *
+ * A family of sections whose keys a plugin declares ([backend.NAME]) has
+ * no table: its keys are checked against the plugin's schema when the
+ * plugin loads. [expert.NAME] will be such a family too; [tmodel],
+ * [privacy], [ledger] and [server] will be plain tables.
+ */
+#include "config.h"
+#include "errors.h"
+
+#include <math.h>
+#include <string.h>
+
+#define NO_RANGE 1, 0 /* min > max: unbounded */
+#define COUNT(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+/* ---- [engine] ---- */
+
+static const plmm_option_schema engine_keys[] = {
+    {"model", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "GGUF model file to load (relative paths are relative to this file)"},
+    {"threads", PLMM_OPT_INT, 0, "0", 0, 256, NULL,
+     "CPU threads for computation; 0 = one per online CPU"},
+    {"backends", PLMM_OPT_STRING, 0, "cpu", NO_RANGE, NULL,
+     "backend plugins to use, comma-separated, in order of preference"},
+    {"fallback", PLMM_OPT_ENUM, 0, "observable", NO_RANGE, "strict|observable",
+     "what to do with an operation no listed backend supports: strict = fail, "
+     "observable = run it on the CPU and report it"},
+    {"context", PLMM_OPT_INT, 0, "2048", 16, 1048576, NULL,
+     "context length in tokens (KV cache size)"},
+    {"batch", PLMM_OPT_INT, 0, "512", 1, 65536, NULL,
+     "largest number of prompt tokens processed in one step"},
+    {"kv_type", PLMM_OPT_ENUM, 0, "f16", NO_RANGE, "f16|f32", "element type of the KV cache"},
+    {"plugin_path", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "extra plugin directories, colon-separated, searched after PLMM_PLUGIN_PATH and "
+     "before the install directory (relative entries are relative to this file)"},
+    {"seed", PLMM_OPT_INT, 0, NULL, NO_RANGE, NULL,
+     "seed for everything random in the engine; unset = a new random seed per run"},
+    {"log_level", PLMM_OPT_ENUM, 0, "warn", NO_RANGE, "error|warn|info|debug",
+     "most verbose log level shown"},
+};
+
+/* ---- [sampling] ---- */
+
+static const plmm_option_schema sampling_keys[] = {
+    {"temperature", PLMM_OPT_FLOAT, 0, "0.8", 0, 100, NULL,
+     "softmax temperature; 0 = greedy (always the most likely token)"},
+    {"top_k", PLMM_OPT_INT, 0, "40", 0, 2147483647, NULL,
+     "keep only the k most likely tokens; 0 = off"},
+    {"top_p", PLMM_OPT_FLOAT, 0, "0.95", 0, 1, NULL,
+     "keep the most likely tokens whose probabilities sum to top_p; 1 = off"},
+    {"min_p", PLMM_OPT_FLOAT, 0, "0.05", 0, 1, NULL,
+     "drop tokens less likely than min_p times the most likely one; 0 = off"},
+    {"repeat_penalty", PLMM_OPT_FLOAT, 0, "1.0", 0.01, 10, NULL,
+     "penalty for tokens seen in the last repeat_last_n tokens; 1 = off"},
+    {"repeat_last_n", PLMM_OPT_INT, 0, "64", 0, 1048576, NULL,
+     "how many recent tokens the penalties look at; 0 = off"},
+    {"frequency_penalty", PLMM_OPT_FLOAT, 0, "0.0", -2, 2, NULL,
+     "subtracted from a token's logit once per earlier occurrence; 0 = off"},
+    {"presence_penalty", PLMM_OPT_FLOAT, 0, "0.0", -2, 2, NULL,
+     "subtracted from a token's logit if it occurred at all; 0 = off"},
+    {"seed", PLMM_OPT_INT, 0, NULL, NO_RANGE, NULL,
+     "sampling seed; unset = engine.seed (same seed and settings give the same text)"},
+    {"n_predict", PLMM_OPT_INT, 0, "-1", -1, 1048576, NULL,
+     "most tokens generated per answer; -1 = until the end of text or a full context"},
+};
+
+/* ---- [chat] ---- */
+
+static const plmm_option_schema chat_keys[] = {
+    {"template", PLMM_OPT_ENUM, 0, "auto", NO_RANGE,
+     "auto|chatml|llama2|llama3|zephyr|phi3|gemma|plain",
+     "chat prompt format; auto = detect from the model's metadata"},
+    {"system", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "system prompt placed before every conversation; unset = none"},
+};
+
+/* ---- all sections ---- */
+
+static const plmm_config_section_def sections[] = {
+    {"engine", "The model, the hardware it runs on and the engine's resources.", engine_keys,
+     COUNT(engine_keys)},
+    {"sampling",
+     "How the next token is chosen: penalties first, then top-k, temperature, "
+     "top-p and min-p, then a random draw (temperature 0 skips all but the "
+     "penalties and takes the most likely token).",
+     sampling_keys, COUNT(sampling_keys)},
+    {"chat", "How conversations are turned into a prompt.", chat_keys, COUNT(chat_keys)},
+    {"backend.",
+     "Options of one backend plugin; NAME is the plugin's name (`plmm backends` lists the "
+     "plugins and their options). The keys are declared by the plugin and checked when it "
+     "loads; a key the plugin does not declare is an error.",
+     NULL, 0},
+};
+
+const plmm_config_section_def *plmm_config_schema(uint32_t *n)
+{
+    *n = COUNT(sections);
+    return sections;
+}
+
+const plmm_config_section_def *plmm_config_section_lookup(const char *section)
+{
+    for (uint32_t i = 0; i < COUNT(sections); i++) {
+        const char *name = sections[i].name;
+        size_t len = strlen(name);
+        if (len > 0 && name[len - 1] == '.') {
+            if (strncmp(section, name, len) == 0)
+                return &sections[i];
+        } else if (strcmp(section, name) == 0) {
+            return &sections[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- reference documentation ---- */
+
+static void write_number(FILE *out, double x)
+{
+    if (x == floor(x) && fabs(x) < 1e15)
+        fprintf(out, "%.0f", x);
+    else
+        fprintf(out, "%g", x);
+}
+
+/* Table cells must not contain '|'. */
+static void write_cell(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '|')
+            fputs("\\|", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+static void write_key(FILE *out, const plmm_option_schema *k)
+{
+    fprintf(out, "| `%s` | %s | ", k->key, plmm_option_type_name(k->type));
+    if (k->default_value != NULL)
+        fprintf(out, "`%s`", k->default_value);
+    else
+        fputs("unset", out);
+    fputs(" | ", out);
+    if (k->type == PLMM_OPT_ENUM && k->choices != NULL) {
+        for (const char *c = k->choices; *c != '\0';) {
+            size_t n = strcspn(c, "|");
+            fprintf(out, "`%.*s`", (int)n, c);
+            c += n;
+            if (*c == '|') {
+                fputs(", ", out);
+                c++;
+            }
+        }
+    } else if ((k->type == PLMM_OPT_INT || k->type == PLMM_OPT_FLOAT) && k->min <= k->max) {
+        write_number(out, k->min);
+        fputs(" to ", out);
+        write_number(out, k->max);
+    }
+    fputs(" | ", out);
+    write_cell(out, k->help != NULL ? k->help : "");
+    fputs(" |\n", out);
+}
+
+plmm_status plmm_config_write_reference(FILE *out)
+{
+    for (uint32_t i = 0; i < COUNT(sections); i++) {
+        const plmm_config_section_def *s = &sections[i];
+        size_t len = strlen(s->name);
+        if (s->name[len - 1] == '.')
+            fprintf(out, "### `[%sNAME]`\n\n%s\n\n", s->name, s->help);
+        else
+            fprintf(out, "### `[%s]`\n\n%s\n\n", s->name, s->help);
+        if (s->keys == NULL)
+            continue;
+        fputs("| key | type | default | allowed | meaning |\n", out);
+        fputs("|-----|------|---------|---------|---------|\n", out);
+        for (uint32_t k = 0; k < s->n_keys; k++)
+            write_key(out, &s->keys[k]);
+        fputs("\n", out);
+    }
+    if (ferror(out))
+        return plmm_err(PLMM_ERR_IO, "cannot write the configuration reference");
+    return PLMM_OK;
+}

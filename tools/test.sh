@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite twice — a normal build and an
+# AddressSanitizer + UndefinedBehaviorSanitizer build — then runs every
+# fuzz target for a bounded time. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup-deps.sh
+
+fuzz_seconds="${PLMM_FUZZ_SECONDS:-30}"
+
+[ -d build ] || meson setup build
+meson compile -C build
+meson test -C build --print-errorlogs --num-processes 2
+
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+meson compile -C build-asan
+ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs --num-processes 2 \
+  --timeout-multiplier 4
+
+tools/fuzz-smoke.sh build-fuzz "$fuzz_seconds"
