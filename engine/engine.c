@@ -238,7 +238,7 @@ plmm_sched_backend_ref plmm_backend_instance_ref(plmm_backend_inst *inst)
         .name = plmm_backend_inst_name(inst),
         .desc = plmm_backend_inst_desc(inst),
         .ctx = plmm_backend_inst_ctx(inst),
-        .errmsg = (const char *(*)(const void *))plmm_backend_inst_errmsg,
+        .errmsg = plmm_backend_inst_errmsg_cb,
         .inst = inst,
     };
 }
@@ -258,7 +258,26 @@ PLMM_EXPORT void plmm_sampling_defaults(const plmm_engine *e, plmm_sampling *out
     out->repeat_last_n = (int32_t)cfg_int(cfg, "sampling", "repeat_last_n");
     out->frequency_penalty = (float)cfg_float(cfg, "sampling", "frequency_penalty");
     out->presence_penalty = (float)cfg_float(cfg, "sampling", "presence_penalty");
+    out->n_predict = (int32_t)cfg_int(cfg, "sampling", "n_predict");
     out->seed = (uint64_t)cfg_int(cfg, "sampling", "seed");
+}
+
+PLMM_EXPORT plmm_status plmm_engine_config_get(const plmm_engine *e, const char *key,
+                                               const char **out)
+{
+    if (e == NULL || key == NULL || out == NULL)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_engine_config_get: NULL argument");
+    *out = NULL;
+    const char *dot = strrchr(key, '.');
+    char section[128];
+    if (dot == NULL || dot == key || (size_t)(dot - key) >= sizeof(section))
+        return plmm_err(PLMM_ERR_NOT_FOUND, "configuration key '%s' is not 'section.key'", key);
+    memcpy(section, key, (size_t)(dot - key));
+    section[dot - key] = '\0';
+    plmm_status st = plmm_config_get_string(e->cfg, section, dot + 1, out);
+    if (st != PLMM_OK)
+        return plmm_err(PLMM_ERR_NOT_FOUND, "configuration key '%s' has no value", key);
+    return PLMM_OK;
 }
 
 /* ---- chat ---- */

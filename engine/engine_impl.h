@@ -10,7 +10,7 @@
 #include "model.h"
 #include "registry.h"
 #include "sampler.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "tokenizer.h"
 
 struct plmm_engine {

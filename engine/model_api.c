@@ -287,6 +287,15 @@ PLMM_EXPORT plmm_status plmm_token_piece(const plmm_model *m, int32_t id, char *
     return plmm_tokenizer_piece(m->tok, id, buf, capacity, n_out);
 }
 
+PLMM_EXPORT const char *plmm_token_text(const plmm_model *m, int32_t id, size_t *len)
+{
+    size_t n = 0;
+    const char *t = m ? plmm_tokenizer_token_text(m->tok, id, &n) : NULL;
+    if (len != NULL)
+        *len = t ? n : 0;
+    return t;
+}
+
 PLMM_EXPORT int32_t plmm_token_bos(const plmm_model *m)
 {
     return m ? plmm_tokenizer_bos(m->tok) : -1;

@@ -307,6 +307,49 @@ static void add_dir_list(plmm_registry *reg, const char *list, const char *base)
     }
 }
 
+#ifdef PLMM_BUILD_ROOT
+/* Any object of this library: dladdr() on it names the file we run from. */
+static const char build_anchor = 0;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* When this library runs from its own build tree (not installed), the
+ * plugins built beside it are found without any configuration: every
+ * directory under BUILD_ROOT/backends, in name order. */
+static void add_build_dirs(plmm_registry *reg)
+{
+    Dl_info info;
+    char self[PATH_MAX], root[PATH_MAX], dir[PATH_MAX + 64];
+    if (dladdr(&build_anchor, &info) == 0 || info.dli_fname == NULL ||
+        realpath(info.dli_fname, self) == NULL || realpath(PLMM_BUILD_ROOT, root) == NULL)
+        return;
+    size_t n = strlen(root);
+    if (strncmp(self, root, n) != 0 || self[n] != '/')
+        return;
+    snprintf(dir, sizeof(dir), "%s/backends", root);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    char *names[64];
+    size_t count = 0;
+    for (struct dirent *e = readdir(d); e != NULL && count < 64; e = readdir(d))
+        if (e->d_name[0] != '.' && (names[count] = strdup(e->d_name)) != NULL)
+            count++;
+    closedir(d);
+    qsort(names, count, sizeof(names[0]), cmp_str);
+    for (size_t i = 0; i < count; i++) {
+        snprintf(dir, sizeof(dir), "%s/backends/%s", root, names[i]);
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            add_dir(reg, dir, NULL);
+        free(names[i]);
+    }
+}
+#endif
+
 static void scan(plmm_registry *reg, uint32_t flags)
 {
     if (!(flags & PLMM_REGISTRY_NO_ENV)) {
@@ -320,6 +363,10 @@ static void scan(plmm_registry *reg, uint32_t flags)
     if (reg->config != NULL &&
         plmm_config_get_string(reg->config, "engine", "plugin_path", &cfg_path) == PLMM_OK)
         add_dir_list(reg, cfg_path, plmm_config_base_dir(reg->config, "engine", "plugin_path"));
+#ifdef PLMM_BUILD_ROOT
+    if (!(flags & PLMM_REGISTRY_NO_INSTALL_DIR))
+        add_build_dirs(reg);
+#endif
     if (!(flags & PLMM_REGISTRY_NO_INSTALL_DIR))
         add_dir(reg, PLMM_PLUGIN_INSTALL_DIR, NULL);
     for (uint32_t i = 0; i < reg->dirs.n; i++)

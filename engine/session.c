@@ -173,6 +173,18 @@ PLMM_EXPORT uint32_t plmm_session_n_past(const plmm_session *s)
     return s ? s->n_past : 0;
 }
 
+PLMM_EXPORT plmm_status plmm_session_truncate(plmm_session *s, uint32_t n_past)
+{
+    if (s == NULL)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_session_truncate: NULL session");
+    if (n_past > s->n_past)
+        return plmm_err(PLMM_ERR_RANGE, "cannot truncate to %u positions: only %u are held",
+                        n_past, s->n_past);
+    s->n_past = n_past; /* later evaluations overwrite the cache beyond n_past */
+    s->n_rows = 0;
+    return PLMM_OK;
+}
+
 PLMM_EXPORT uint32_t plmm_session_n_ctx(const plmm_session *s)
 {
     return s ? s->n_ctx : 0;

@@ -18,6 +18,9 @@
 #define KEY_TYPES "tokenizer.ggml.token_type"
 #define KEY_MERGES "tokenizer.ggml.merges"
 
+/* Bound on tokens and merges: keeps ids in int32 and hash sizes in uint32. */
+#define MAX_ENTRIES (UINT64_C(1) << 30)
+
 /* ---- small helpers ---- */
 
 uint32_t plmm_tok_hash(const char *s, size_t len)
@@ -224,7 +227,7 @@ static plmm_status load_tokens(plmm_tokenizer *t, const plmm_gguf *g)
 
     if ((st = find_array(g, KEY_TOKENS, PLMM_GGUF_STRING, true, &ti, &n)) != PLMM_OK)
         return st;
-    if (n == 0 || n > (uint64_t)INT32_MAX - 1)
+    if (n == 0 || n > MAX_ENTRIES)
         return plmm_err(PLMM_ERR_FORMAT, "'%s' has %llu entries", KEY_TOKENS,
                         (unsigned long long)n);
     if ((st = find_array(g, KEY_SCORES, PLMM_GGUF_FLOAT32, false, &si, &ns)) != PLMM_OK)
@@ -343,7 +346,7 @@ static plmm_status load_merges(plmm_tokenizer *t, const plmm_gguf *g)
     plmm_status st = find_array(g, KEY_MERGES, PLMM_GGUF_STRING, true, &mi, &n);
     if (st != PLMM_OK)
         return st;
-    if (n > (uint64_t)INT32_MAX - 1)
+    if (n > MAX_ENTRIES)
         return plmm_err(PLMM_ERR_FORMAT, "'%s' has %llu entries", KEY_MERGES,
                         (unsigned long long)n);
     uint64_t total = 0;
@@ -637,8 +640,11 @@ static plmm_status create(const plmm_gguf *g, const char *pre_override, plmm_tok
     st = plmm_gguf_get_string(g, KEY_MODEL, model, sizeof(model));
     if (st == PLMM_ERR_NOT_FOUND)
         return plmm_err(st, "missing key '%s'", KEY_MODEL);
+    if (st == PLMM_ERR_RANGE)
+        return plmm_err(PLMM_ERR_UNSUPPORTED, "tokenizer model in '%s' is not supported",
+                        KEY_MODEL);
     if (st != PLMM_OK)
-        return plmm_err(st, "bad key '%s'", KEY_MODEL);
+        return plmm_err(st, "key '%s' is not a string", KEY_MODEL);
 
     t->bos = t->eos = t->eot = t->eom = t->unk = t->sep = t->pad = t->mask = PLMM_TOKEN_NULL;
     t->fim_pre = t->fim_suf = t->fim_mid = t->fim_pad = t->fim_rep = t->fim_sep = PLMM_TOKEN_NULL;
@@ -683,7 +689,7 @@ static plmm_status create(const plmm_gguf *g, const char *pre_override, plmm_tok
             return plmm_err(PLMM_ERR_UNSUPPORTED, "pre-tokenizer name in '%s' is too long",
                             KEY_PRE);
         else if (st != PLMM_OK)
-            return plmm_err(st, "bad key '%s'", KEY_PRE);
+            return plmm_err(st, "key '%s' is not a string", KEY_PRE);
     }
     if (t->type == PLMM_VOCAB_BPE) {
         if ((st = plmm_tok_pre_select(t, pre)) != PLMM_OK)
@@ -1015,7 +1021,9 @@ static plmm_status encode(const plmm_tokenizer *t, const char *text, size_t len,
 
     if ((st = partition(t, text, len, parse_special, &cur, &tmp)) != PLMM_OK)
         goto out_free;
-    if (add_special && t->add_bos && (st = plmm_tok_vec_push(out, t->bos)) != PLMM_OK)
+    /* WPM always starts with CLS (kept in bos) */
+    bool bos = t->add_bos || (t->type == PLMM_VOCAB_WPM && t->bos != PLMM_TOKEN_NULL);
+    if (add_special && bos && (st = plmm_tok_vec_push(out, t->bos)) != PLMM_OK)
         goto out_free;
     bool prev_special = true; /* SPM: a space goes before the first text */
     for (size_t i = 0; i < cur.n; i++) {

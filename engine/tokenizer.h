@@ -4,7 +4,14 @@
  *   "gpt2"  byte-level BPE (rank-ordered merges) after a pre-tokenizer split
  *           chosen by tokenizer.ggml.pre,
  *   "bert"  WordPiece (greedy longest match).
- * Token ids agree with llama.cpp's tokenizer for the same GGUF.
+ * Token ids agree with llama.cpp's for the same GGUF (checked with its vocab
+ * test vectors). Pre-tokenizers: default, gpt-2 (and mpt, olmo, jais, phi-2,
+ * jina-*, gigachat, roberta-bpe), llama3/llama-bpe (and falcon3, dbrx,
+ * smaug-bpe, chatglm-bpe), qwen2 (and stablelm2, deepseek-r1-qwen, megrez),
+ * starcoder (and refact, smollm, command-r, codeshell, exaone, minerva-7b),
+ * falcon, deepseek-llm, deepseek-coder, bloom (and gpt3-finnish, poro-chat),
+ * viking. Not supported: tekken, chameleon, deepseek-v3, and the "t5" (UGM)
+ * and "rwkv" models.
  *
  * Special tokens: CONTROL and UNKNOWN tokens are matched in the input text
  * only when parse_special is set; USER_DEFINED tokens are always matched
@@ -114,7 +121,7 @@ int32_t plmm_tokenizer_find(const plmm_tokenizer *t, const char *text, size_t le
  * parse_special: match CONTROL/UNKNOWN token text ("<|im_start|>") as tokens.
  * *n_out = number of tokens; when it exceeds capacity the call returns
  * PLMM_ERR_RANGE and ids holds the first capacity tokens (ids may be NULL
- * when capacity is 0, to ask for the size). */
+ * when capacity is 0, to ask for the size). text: borrowed; ids: out. */
 PLMM_NODISCARD plmm_status plmm_tokenizer_encode(const plmm_tokenizer *t, const char *text,
                                                  size_t len, bool add_special, bool parse_special,
                                                  int32_t *ids, size_t capacity, size_t *n_out);
@@ -142,13 +149,15 @@ const char *plmm_tokenizer_piece_ref(const plmm_tokenizer *t, int32_t id, bool r
 
 /* Concatenate the pieces of n ids into text (not NUL-terminated).
  * Space rules unless PLMM_DECODE_RAW:
- *  - vocabularies with add_space_prefix (SPM): one leading ' ' is removed
- *    from the first byte of output, undoing the prefix encode added, so
- *    decode(encode(s)) == s for SPM;
+ *  - vocabularies with add_space_prefix (SPM): the first piece that has
+ *    bytes loses one leading ' ', undoing the prefix encode added, so
+ *    decode(encode(s)) == s for SPM (unless s holds U+2581 itself, or special
+ *    token text that was matched with strip rules);
  *  - vocabularies whose pre-tokenizer cleans up spaces (gpt-2, falcon, mpt,
  *    starcoder, refact, WPM, ...; not deepseek, qwen2, smollm): " ." " ?" " !"
  *    " ," lose the space, " ' " becomes "'", and " 's" " 'm" " 're" " 've" lose
  *    the space (llama.cpp's rule).
+ * ids: borrowed, n of them. text: out, size bytes (may be NULL when size is 0).
  * *n_out = bytes needed; PLMM_ERR_RANGE when that exceeds size (text then
  * holds a prefix). PLMM_ERR_RANGE also for an id out of range. */
 PLMM_NODISCARD plmm_status plmm_tokenizer_decode(const plmm_tokenizer *t, const int32_t *ids,

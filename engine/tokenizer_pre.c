@@ -42,12 +42,17 @@ typedef enum pass {
 } pass;
 
 /* Letter class of deepseek-llm's second regex, as written there. */
+/* clang-format off */
 static const char DS_LLM_LETTERS[] =
-    "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-"
-    "ᶚḀ-ἕἘ-Ἕἠ-"
-    "ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭ"
-    "Ꚁ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-"
-    "𞥃";
+    "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷ"
+    "ͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽ"
+    "ᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅ"
+    "ὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ί"
+    "ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹ"
+    "ℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯ"
+    "ꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻"
+    "𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃";
+/* clang-format on */
 /* Punctuation class of its third regex. */
 static const char DS_LLM_PUNCT[] = "!-/:-~！-／：-～‘-‟　-。";
 /* Characters BLOOM's regex excludes besides \s. */
@@ -136,6 +141,12 @@ static const struct {
     {"viking", PRETOK_VIKING, F_NO_CLEAN},
 };
 
+static int cmp_range(const void *a, const void *b)
+{
+    const cp_range *x = a, *y = b;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
 /* Parse a regex character class body ("a-zé") into ranges; n_out ranges. */
 static plmm_status parse_class(const char *s, cp_range **out, uint32_t *n_out)
 {
@@ -156,8 +167,19 @@ static plmm_status parse_class(const char *s, cp_range **out, uint32_t *n_out)
         r[n].last = b;
         n++;
     }
+    /* sort by first and merge overlaps, for binary search */
+    qsort(r, n, sizeof(*r), cmp_range);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (m > 0 && r[i].first <= r[m - 1].last + 1) {
+            if (r[i].last > r[m - 1].last)
+                r[m - 1].last = r[i].last;
+        } else {
+            r[m++] = r[i];
+        }
+    }
     *out = r;
-    *n_out = n;
+    *n_out = m;
     return PLMM_OK;
 }
 
@@ -297,8 +319,8 @@ static size_t m_llama3(const ctx *c, size_t p, size_t end, size_t max_digits)
         return 1 + run_of(c, p + 1, end, C_L);
     /* \p{N}{1,max} */
     if (has(c, p, end, C_N)) {
-        k = run_of(c, p, end, C_N);
-        return k < max_digits ? k : max_digits;
+        size_t lim = end - p < max_digits ? end : p + max_digits;
+        return run_of(c, p, lim, C_N);
     }
     /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
     size_t s = p + (ch == ' ');
@@ -317,11 +339,19 @@ static size_t m_llama3(const ctx *c, size_t p, size_t end, size_t max_digits)
     return ws_tail(c, p, end, true);
 }
 
+/* r: sorted by first, not overlapping */
 static bool in_ranges(const cp_range *r, uint32_t n, uint32_t cp)
 {
-    for (uint32_t i = 0; i < n; i++)
-        if (cp >= r[i].first && cp <= r[i].last)
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (cp < r[mid].first)
+            hi = mid;
+        else if (cp > r[mid].last)
+            lo = mid + 1;
+        else
             return true;
+    }
     return false;
 }
 
@@ -367,7 +397,8 @@ static bool punct_default(const ctx *c, size_t i, size_t end, bool backtick)
 
 static bool cjk(const ctx *c, size_t i, size_t end)
 {
-    static const cp_range r[] = {{0x4E00, 0x9FA5}, {0x0800, 0x4E00}, {0xAC00, 0xD7FF}};
+    /* 一-龥 ࠀ-一 가-퟿, merged and sorted */
+    static const cp_range r[] = {{0x0800, 0x9FA5}, {0xAC00, 0xD7FF}};
     return in_class(c, i, end, r, N_OF(r));
 }
 

@@ -52,6 +52,7 @@ typedef struct chat {
     const char *template_name;
     int32_t n_predict;
     bool interactive;
+    bool verbose;
 
     plmm_chat_message *msgs;          /* roles are static strings, contents owned */
     size_t n_msgs, cap_msgs, n_fixed; /* n_fixed: leading messages kept by /reset */
@@ -205,6 +206,9 @@ static int chat_turn(chat *ch, const char *line, size_t line_len)
     code = cli_tokenize(ch->model, suffix, strlen(suffix), flags, &ids, &n_ids);
     if (code != CLI_EXIT_OK)
         goto out_pop;
+    if (ch->verbose)
+        fprintf(stderr, "plmm: debug: chat: %u cached positions reused, %zu new tokens\n",
+                (unsigned)plmm_session_n_past(ch->session), n_ids);
 
     uint32_t n_past_expected = plmm_session_n_past(ch->session) + (uint32_t)n_ids;
     ch->reply_len = 0;
@@ -370,6 +374,7 @@ int cmd_chat(int argc, char **argv)
     }
     ch.n_predict = (int32_t)n_predict;
     ch.interactive = isatty(STDIN_FILENO) != 0;
+    ch.verbose = c.verbose > 0;
     code = cli_open_model(&c, &engine, &ch.model);
     if (code != CLI_EXIT_OK)
         goto out;

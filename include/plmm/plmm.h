@@ -63,6 +63,13 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_engine_open(const plmm_engine_params
 /* NULL is ignored. Closes backends and unloads plugins. */
 PLMM_EXPORT void plmm_engine_close(plmm_engine *engine);
 
+/* Value of a configuration key "section.key" as written in the INI or an
+ * override, else its schema default. *out is borrowed from the engine
+ * (valid until plmm_engine_close). PLMM_ERR_NOT_FOUND for unknown keys or
+ * keys without value. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_engine_config_get(const plmm_engine *engine,
+                                                               const char *key, const char **out);
+
 /* Human-readable report of discovered plugins (state, reason when skipped),
  * opened backends, their devices and capabilities.
  * out: owned, free with plmm_free. */
@@ -114,6 +121,10 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_tokenize(const plmm_model *model, co
  * unknown id or a too small buffer (*n_out then says the size needed). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_token_piece(const plmm_model *model, int32_t id,
                                                          char *buf, size_t capacity, size_t *n_out);
+/* The vocabulary text of a token, also for control tokens ("<s>",
+ * "<|im_end|>") that plmm_token_piece renders as nothing. Borrowed from the
+ * model; NULL for an unknown id. *len receives its length. */
+PLMM_EXPORT const char *plmm_token_text(const plmm_model *model, int32_t id, size_t *len);
 PLMM_EXPORT int32_t plmm_token_bos(const plmm_model *model); /* -1 if none */
 PLMM_EXPORT int32_t plmm_token_eos(const plmm_model *model); /* -1 if none */
 /* End of generation (EOS, EOT and the like). */
@@ -127,7 +138,9 @@ typedef struct plmm_chat_message {
 } plmm_chat_message;
 
 /* Format a conversation with the model's chat template ([chat] template:
- * auto detects it from the GGUF; name overrides when not NULL). Writes a
+ * auto detects it from the GGUF; name overrides when not NULL). When the
+ * conversation has no system message and [chat] system is set, that text
+ * is the system message. Writes a
  * NUL-terminated prompt; PLMM_ERR_RANGE when capacity is too small
  * (*needed then holds the size including the NUL). *has_bos (may be NULL)
  * tells whether the text already starts with the BOS token text. */
@@ -159,6 +172,10 @@ PLMM_EXPORT void plmm_session_free(plmm_session *session);
 PLMM_EXPORT void plmm_session_reset(plmm_session *session);
 /* Positions currently held in the KV cache. */
 PLMM_EXPORT uint32_t plmm_session_n_past(const plmm_session *session);
+/* Keep only the first n_past positions (n_past <= current), e.g. to reuse
+ * a shared prefix of a conversation. PLMM_ERR_RANGE if n_past is larger. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_session_truncate(plmm_session *session,
+                                                              uint32_t n_past);
 /* Capacity of the KV cache. */
 PLMM_EXPORT uint32_t plmm_session_n_ctx(const plmm_session *session);
 
@@ -186,6 +203,7 @@ typedef struct plmm_sampling {
     int32_t repeat_last_n;   /* history window of the penalties */
     float frequency_penalty; /* 0 = off */
     float presence_penalty;  /* 0 = off */
+    int32_t n_predict;       /* tokens to generate by default, < 0 = until the context is full */
     uint64_t seed;
 } plmm_sampling;
 
@@ -201,9 +219,12 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_session_sample(plmm_session *session
  * piece; return false to stop generation. */
 typedef bool (*plmm_token_cb)(void *user, int32_t id, const char *piece, size_t len);
 
-/* Evaluate prompt ids, then sample and evaluate up to n_predict tokens
- * (< 0: until the context is full), stopping at an end-of-generation token
- * (not passed to cb). *n_generated (may be NULL) receives the count. */
+/* Evaluate prompt ids, then sample up to n_predict tokens (< 0: until the
+ * context is full), stopping at an end-of-generation token (not passed to
+ * cb). Every generated token except the last one (or the one cb refused)
+ * is evaluated, so plmm_session_n_past() counts prompt + generated - 1
+ * positions; pass the last token as the next call's prompt to continue.
+ * *n_generated (may be NULL) receives the count. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_session_generate(plmm_session *session,
                                                               const int32_t *prompt,
                                                               size_t n_prompt, int32_t n_predict,

@@ -234,6 +234,7 @@ static const layout layouts[] = {
     FIELD(plmm_sampling, repeat_penalty, 20, 4),
     FIELD(plmm_sampling, repeat_last_n, 24, 4),
     FIELD(plmm_sampling, frequency_penalty, 28, 4),
+    FIELD(plmm_sampling, n_predict, 36, 4),
     FIELD(plmm_sampling, presence_penalty, 32, 4),
     FIELD(plmm_sampling, seed, 40, 8),
     /* plmm_timings (plmm.h) */

@@ -453,11 +453,19 @@ static void test_search_order(void)
         CHECK(strcmp(plmm_registry_at(reg, 0)->manifest->name, "alpha") == 0);
         plmm_registry_destroy(reg);
     }
-    /* the install dir comes last */
+    /* the build tree's plugin dirs (this test runs from it), then the install dir last */
     reg = open_registry(NULL, PLMM_REGISTRY_NO_ENV);
     if (reg != NULL) {
-        CHECK(plmm_registry_dir_count(reg) == 1);
-        CHECK(strcmp(plmm_registry_dir_at(reg, 0), PLMM_PLUGIN_INSTALL_DIR) == 0);
+        uint32_t nd = plmm_registry_dir_count(reg);
+        CHECK(nd >= 2);
+        CHECK(nd >= 1 && strcmp(plmm_registry_dir_at(reg, nd - 1), PLMM_PLUGIN_INSTALL_DIR) == 0);
+        bool has_cpu = false;
+        for (uint32_t i = 0; i + 1 < nd; i++) {
+            const char *d = plmm_registry_dir_at(reg, i);
+            size_t n = strlen(d);
+            has_cpu = has_cpu || (n >= 13 && strcmp(d + n - 13, "/backends/cpu") == 0);
+        }
+        CHECK_MSG(has_cpu, "build-tree plugin dir backends/cpu not scanned");
         plmm_registry_destroy(reg);
     }
     CHECK(unsetenv("PLMM_PLUGIN_PATH") == 0);

@@ -1072,6 +1072,26 @@ static void report_speed(const char *shared)
     free(text);
 }
 
+/* BERT: CLS/SEP around the text, lowercase, accents and punctuation split off. */
+static void test_bert(const char *shared)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/models/vocab/ggml-vocab-bert-bge.gguf", shared);
+    plmm_tokenizer *t = open_tok(path, NULL);
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    size_t n = 0, m = 0;
+    int32_t ref[16];
+    const char *s = "H\xc3\xa9llo, World";
+    CHECK(plmm_tokenizer_type(t) == PLMM_VOCAB_WPM);
+    CHECK(plmm_tokenizer_encode(t, s, strlen(s), true, false, ids_buf, MAX_IDS, &n) == PLMM_OK);
+    CHECK(plmm_tokenizer_encode(t, "hello , world", 13, false, false, ref, 16, &m) == PLMM_OK);
+    CHECK(n == m + 2 && ids_buf[0] == 101 && ids_buf[n - 1] == 102 &&
+          memcmp(ids_buf + 1, ref, m * sizeof(*ref)) == 0);
+    plmm_tokenizer_destroy(t);
+}
+
 int main(void)
 {
     test_splits();
@@ -1086,6 +1106,7 @@ int main(void)
     }
     test_vocab_vectors(shared);
     test_golden(shared);
+    test_bert(shared);
     report_speed(shared);
     printf("summary:");
     for (int i = 0; i < n_results; i++)

@@ -5,8 +5,8 @@
  * zero-copy where the backend can) and runs the graph split by split,
  * copying tensors between backends when one cannot read the other's memory.
  */
-#ifndef PLMM_ENGINE_SCHED_H
-#define PLMM_ENGINE_SCHED_H
+#ifndef PLMM_ENGINE_SCHEDULER_H
+#define PLMM_ENGINE_SCHEDULER_H
 
 #include "plmm/backend.h"
 
