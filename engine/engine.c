@@ -143,8 +143,10 @@ static plmm_status open_backends(plmm_engine *e)
             e->fallback = (int32_t)i;
     if (!e->strict && e->fallback < 0) {
         plmm_status st = add_backend(e, "cpu");
-        if (st == PLMM_OK)
+        if (st == PLMM_OK) {
             e->fallback = (int32_t)e->n_backends - 1;
+            e->fallback_only = true;
+        }
         else
             plmm_engine_logf(e, PLMM_LOG_WARN, "no CPU fallback backend: %s", plmm_last_errmsg());
     }

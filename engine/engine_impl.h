@@ -19,6 +19,7 @@ struct plmm_engine {
     plmm_backend_inst **backends; /* opened, in [engine] backends order */
     uint32_t n_backends;
     int32_t fallback; /* index of the CPU backend for observable fallback, -1 if none */
+    bool fallback_only; /* that backend was added for fallback, not configured */
     bool strict;
     plmm_log_fn log;
     void *log_user;

@@ -36,7 +36,9 @@ static plmm_tensor *linear(plmm_graph_builder *b, const plmm_gguf *g, int32_t w,
     plmm_graph_node(b, PLMM_OP_MUL_MAT, y, W, x, NULL, NULL);
     if (bias >= 0) {
         plmm_tensor *B = weight(b, g, bias);
-        plmm_graph_node(b, PLMM_OP_ADD, y, y, B, NULL, NULL);
+        plmm_tensor *yb = plmm_graph_tensor(b, PLMM_DTYPE_F32, y->ne[0], y->ne[1], 1, 1, name);
+        plmm_graph_node(b, PLMM_OP_ADD, yb, y, B, NULL, NULL);
+        return yb;
     }
     return y;
 }
@@ -106,8 +108,10 @@ plmm_status plmm_forward_build(plmm_graph_builder *b, const plmm_gguf *g, const 
                                           k->nb[1], k->nb[1] * T, 0, "k_heads");
         plmm_tensor *v3 = plmm_graph_view(b, v, D, HKV, T, 1, v->nb[0] * (uint64_t)D,
                                           v->nb[1], v->nb[1] * T, 0, "v_heads");
-        rope_params(plmm_graph_node(b, PLMM_OP_ROPE, q3, q3, pos, freqs, NULL), hp);
-        rope_params(plmm_graph_node(b, PLMM_OP_ROPE, k3, k3, pos, freqs, NULL), hp);
+        plmm_tensor *qr = plmm_graph_tensor(b, PLMM_DTYPE_F32, D, H, T, 1, "q_rope");
+        plmm_tensor *kr = plmm_graph_tensor(b, PLMM_DTYPE_F32, D, HKV, T, 1, "k_rope");
+        rope_params(plmm_graph_node(b, PLMM_OP_ROPE, qr, q3, pos, freqs, NULL), hp);
+        rope_params(plmm_graph_node(b, PLMM_OP_ROPE, kr, k3, pos, freqs, NULL), hp);
 
         /* KV cache of this layer and the slots this batch writes */
         plmm_tensor *kc = plmm_graph_tensor(b, io->kv_dtype, D, HKV, io->n_ctx, 1, "cache_k");
@@ -122,11 +126,11 @@ plmm_status plmm_forward_build(plmm_graph_builder *b, const plmm_gguf *g, const 
                                           kc->nb[2] * T, kc->nb[2] * io->pos0, "cache_k_write");
         plmm_tensor *vw = plmm_graph_view(b, vc, D, HKV, T, 1, vc->nb[1], vc->nb[2],
                                           vc->nb[2] * T, vc->nb[2] * io->pos0, "cache_v_write");
-        plmm_graph_node(b, PLMM_OP_CPY, kw, k3, NULL, NULL, NULL);
+        plmm_graph_node(b, PLMM_OP_CPY, kw, kr, NULL, NULL, NULL);
         plmm_graph_node(b, PLMM_OP_CPY, vw, v3, NULL, NULL, NULL);
 
         plmm_tensor *att = plmm_graph_tensor(b, PLMM_DTYPE_F32, D, H, T, 1, "attn");
-        plmm_node *an = plmm_graph_node(b, PLMM_OP_ATTENTION, att, q3, kc, vc, NULL);
+        plmm_node *an = plmm_graph_node(b, PLMM_OP_ATTENTION, att, qr, kc, vc, NULL);
         if (an != NULL) {
             an->ip[0] = (int32_t)(io->pos0 + T);
             an->ip[1] = (int32_t)io->pos0;

@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "plmm_sdk.h"
+#include "profile.h"
 
 #define HOST (-1) /* tensor storage in plain host memory */
 #define UNSET (-2)
@@ -62,26 +63,11 @@ struct plmm_sched {
 
 /* ---- capabilities ---- */
 
-static uint32_t node_cap_dtype(const plmm_node *n)
-{
-    switch (n->op) {
-    case PLMM_OP_GET_ROWS:
-    case PLMM_OP_MUL_MAT:
-        return n->src[0] ? n->src[0]->dtype : PLMM_DTYPE_COUNT;
-    case PLMM_OP_ATTENTION:
-        return n->src[1] ? n->src[1]->dtype : PLMM_DTYPE_COUNT;
-    case PLMM_OP_CPY:
-        return n->dst->dtype;
-    default:
-        return n->src[0] ? n->src[0]->dtype : PLMM_DTYPE_COUNT;
-    }
-}
-
 bool plmm_caps_cover(const plmm_backend_desc *desc, const plmm_node *node)
 {
     if (!PLMM_ABI_HAS(plmm_backend_desc, desc, caps) || desc->caps == NULL)
         return false;
-    uint32_t dt = node_cap_dtype(node);
+    uint32_t dt = plmm_node_cap_dtype(node);
     if (dt >= PLMM_DTYPE_COUNT)
         return false;
     const plmm_tensor *shape = node->src[0] ? node->src[0] : node->dst;
@@ -296,17 +282,17 @@ static plmm_status assign(plmm_sched *s, plmm_graph_builder *g, const plmm_state
                 return plmm_err(PLMM_ERR_UNSUPPORTED,
                                 "backend '%s' holds the KV cache but cannot run node %u (%s %s)",
                                 s->be[pick].ref.name, i, plmm_op_name(n->op),
-                                plmm_dtype_name(node_cap_dtype(n)));
+                                plmm_dtype_name(plmm_node_cap_dtype(n)));
         } else {
             for (uint32_t b = 0; b < s->n_be && pick < 0; b++)
-                if (backend_runs(&s->be[b], n))
+                if (!s->be[b].ref.fallback_only && backend_runs(&s->be[b], n))
                     pick = (int32_t)b;
         }
         if (pick < 0) {
             if (s->strict || s->fallback < 0 || !backend_runs(&s->be[s->fallback], n))
                 return plmm_err(PLMM_ERR_UNSUPPORTED,
                                 "no backend can run node %u (%s, %s)%s", i, plmm_op_name(n->op),
-                                plmm_dtype_name(node_cap_dtype(n)),
+                                plmm_dtype_name(plmm_node_cap_dtype(n)),
                                 s->strict ? " and fallback = strict" : "");
             pick = s->fallback;
             s->n_fallback++;
@@ -479,6 +465,10 @@ static plmm_status plan_memory(plmm_sched *s, plmm_graph_builder *g, const plmm_
         }
         for (uint32_t i = start; i < end; i++) {
             uint32_t d = plmm_graph_root(g, g->nodes[i].dst->id);
+            if (!is_state(g, d) && s->home[d] != UNSET && s->home[d] != b)
+                return plmm_err(PLMM_ERR_INTERNAL, "node %u writes '%s' held by another backend "
+                                "(graphs must not update other backends' tensors in place)", i,
+                                g->tensors[d].name ? g->tensors[d].name : "?");
             if (s->home[d] == UNSET && !is_state(g, d)) {
                 s->home[d] = b;
                 s->off[d] = plan_alloc(p, align_up(root_bytes(g, d), al));
@@ -809,7 +799,7 @@ plmm_status plmm_sched_plan(plmm_sched *s, plmm_graph_builder *g, const plmm_sta
     for (uint32_t i = 0; i < g->n_nodes; i++)
         if (node_fell_back(s, i))
             EMIT("  fallback: node %u %s (%s) -> %s\n", i, plmm_op_name(g->nodes[i].op),
-                 plmm_dtype_name(node_cap_dtype(&g->nodes[i])),
+                 plmm_dtype_name(plmm_node_cap_dtype(&g->nodes[i])),
                  s->be[node_backend(s, i)].ref.name);
 #undef EMIT
     if (used >= size && size > 0)

@@ -21,6 +21,7 @@ typedef struct plmm_sched_backend_ref {
     /* Detail of the backend's last error (its host->set_error text). */
     const char *(*errmsg)(const void *inst);
     const void *inst;
+    bool fallback_only; /* not in the configured order: used only for fallback */
 } plmm_sched_backend_ref;
 
 typedef struct plmm_sched plmm_sched;

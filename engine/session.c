@@ -107,6 +107,8 @@ PLMM_EXPORT plmm_status plmm_session_create(plmm_model *model, const plmm_sessio
     }
     for (uint32_t i = 0; i < e->n_backends; i++)
         refs[i] = plmm_backend_instance_ref(e->backends[i]);
+    if (e->fallback >= 0)
+        refs[e->fallback].fallback_only = e->fallback_only;
     st = plmm_sched_create(refs, e->n_backends, e->fallback, e->strict, model->gguf, cap_t, cap_n,
                            &s->sched);
     free(refs);

@@ -269,9 +269,11 @@ int main(int argc, char **argv)
     if (shared == NULL)
         TEST_SKIP("PLMM_SHARED_DIR not set or has no models/: golden comparison needs ../shared");
     const char *only = argc > 1 ? argv[1] : NULL; /* optional model filter */
-    const char *overrides[] = {"engine.backends=cpu"};
+    /* PLMM_TEST_SET=section.key=value adds one override (e.g. to compare SIMD paths) */
+    const char *extra = getenv("PLMM_TEST_SET");
+    const char *overrides[] = {"engine.backends=cpu", extra};
     plmm_engine_params ep = {.struct_size = sizeof(ep), .overrides = overrides,
-                             .n_overrides = 1, .log_level = -1};
+                             .n_overrides = extra ? 2 : 1, .log_level = -1};
     plmm_engine *e = NULL;
     plmm_status st = plmm_engine_open(&ep, &e);
     CHECK_MSG(st == PLMM_OK, "engine: %s", plmm_last_errmsg());

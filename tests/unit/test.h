@@ -31,9 +31,14 @@ static int test_checks;
     } while (0)
 
 /* Does the string contain the substring? (for error-message checks) */
-#define CHECK_CONTAINS(hay, needle)                                                   \
-    CHECK_MSG((hay) != NULL && strstr((hay), (needle)) != NULL, "'%s' lacks '%s'", \
-              (hay) ? (hay) : "(null)", (needle))
+static inline const char *test_str_or_null(const char *s)
+{
+    return s != NULL ? s : "(null)";
+}
+
+#define CHECK_CONTAINS(hay, needle)                                                       \
+    CHECK_MSG(strstr(test_str_or_null(hay), (needle)) != NULL, "'%s' lacks '%s'", \
+              test_str_or_null(hay), (needle))
 
 static inline int test_summary(const char *name)
 {
