@@ -3,15 +3,18 @@
  * forward graph emits for the models plmm targets: n_embd <= 16384,
  * n_ff <= 65536, n_head * head_dim <= 65536, head_dim <= 256,
  * n_head <= 256, vocab <= 262144, and batches of up to 4096 tokens.
+ * Flags: the graph writes no tensor in place; PLMM_CAP_NONCONTIG is
+ * required where the op contracts of backend.h allow strided views
+ * (MUL_MAT activation rows, CPY into cache views, ATTENTION caches).
  */
 #include "profile.h"
+
+#include "errors.h"
+#include "plmm_sdk.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "errors.h"
-#include "plmm_sdk.h"
 
 #define COUNT(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
@@ -24,35 +27,66 @@
 
 /* Weight dtypes of llm-core, in sub-profile order. */
 static const uint32_t weight_dtypes[] = {
-    PLMM_DTYPE_F32, PLMM_DTYPE_F16, PLMM_DTYPE_Q8_0, PLMM_DTYPE_Q4_0, PLMM_DTYPE_Q4_K,
-    PLMM_DTYPE_Q6_K,
+    PLMM_DTYPE_F32,  PLMM_DTYPE_F16,  PLMM_DTYPE_Q8_0,
+    PLMM_DTYPE_Q4_0, PLMM_DTYPE_Q4_K, PLMM_DTYPE_Q6_K,
 };
 
 /* Items that hold for every weight dtype. */
 static const plmm_profile_item common_items[] = {
-    {PLMM_OP_RMS_NORM, PLMM_DTYPE_F32, 0, {MAX_EMBD, MAX_TOKENS, 1, 1},
+    {PLMM_OP_RMS_NORM,
+     PLMM_DTYPE_F32,
+     0,
+     {MAX_EMBD, MAX_TOKENS, 1, 1},
      "attn_norm, ffn_norm, result_norm: (n_embd, n_tokens) with an F32 weight"},
-    {PLMM_OP_ADD, PLMM_DTYPE_F32, PLMM_CAP_INPLACE, {MAX_FF, MAX_TOKENS, 1, 1},
-     "residual adds; q/k/v bias adds in place (qwen2)"},
-    {PLMM_OP_ROPE, PLMM_DTYPE_F32, PLMM_CAP_INPLACE, {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
-     "q and k in place, modes 0 (llama) and 2 (NeoX, qwen2), optional freq factors"},
-    {PLMM_OP_CPY, PLMM_DTYPE_F16, PLMM_CAP_NONCONTIG, {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
+    {PLMM_OP_ADD,
+     PLMM_DTYPE_F32,
+     0,
+     {MAX_FF, MAX_TOKENS, 1, 1},
+     "residual adds; q/k/v bias adds (qwen2), a bias row broadcast over the tokens"},
+    {PLMM_OP_ROPE,
+     PLMM_DTYPE_F32,
+     0,
+     {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
+     "q and k (views of the projections), modes 0 (llama) and 2 (NeoX, qwen2), optional freq "
+     "factors"},
+    {PLMM_OP_CPY,
+     PLMM_DTYPE_F16,
+     PLMM_CAP_NONCONTIG,
+     {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
      "k and v into a view of the F16 KV cache"},
-    {PLMM_OP_CPY, PLMM_DTYPE_F32, PLMM_CAP_NONCONTIG, {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
+    {PLMM_OP_CPY,
+     PLMM_DTYPE_F32,
+     PLMM_CAP_NONCONTIG,
+     {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
      "k and v into a view of the F32 KV cache"},
-    {PLMM_OP_ATTENTION, PLMM_DTYPE_F16, PLMM_CAP_NONCONTIG,
-     {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1}, "causal GQA attention over the F16 KV cache"},
-    {PLMM_OP_ATTENTION, PLMM_DTYPE_F32, PLMM_CAP_NONCONTIG,
-     {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1}, "causal GQA attention over the F32 KV cache"},
-    {PLMM_OP_SWIGLU, PLMM_DTYPE_F32, 0, {MAX_FF, MAX_TOKENS, 1, 1},
+    {PLMM_OP_ATTENTION,
+     PLMM_DTYPE_F16,
+     PLMM_CAP_NONCONTIG,
+     {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
+     "causal GQA attention over the F16 KV cache"},
+    {PLMM_OP_ATTENTION,
+     PLMM_DTYPE_F32,
+     PLMM_CAP_NONCONTIG,
+     {MAX_HEAD_DIM, MAX_HEADS, MAX_TOKENS, 1},
+     "causal GQA attention over the F32 KV cache"},
+    {PLMM_OP_SWIGLU,
+     PLMM_DTYPE_F32,
+     0,
+     {MAX_FF, MAX_TOKENS, 1, 1},
      "feed-forward gate: silu(gate) * up, (n_ff, n_tokens)"},
 };
 
 /* Items per weight dtype. */
 static const plmm_profile_item weight_items[] = {
-    {PLMM_OP_GET_ROWS, 0, 0, {MAX_EMBD, MAX_VOCAB, 1, 1},
+    {PLMM_OP_GET_ROWS,
+     0,
+     0,
+     {MAX_EMBD, MAX_VOCAB, 1, 1},
      "token embedding lookup: token_embd (n_embd, n_vocab)"},
-    {PLMM_OP_MUL_MAT, 0, PLMM_CAP_NONCONTIG, {MAX_FF, MAX_VOCAB, 1, 1},
+    {PLMM_OP_MUL_MAT,
+     0,
+     PLMM_CAP_NONCONTIG,
+     {MAX_FF, MAX_VOCAB, 1, 1},
      "every projection and the output head: W (K, N) x X (K, n_tokens)"},
 };
 
@@ -74,9 +108,15 @@ uint32_t plmm_node_cap_dtype(const plmm_node *n)
 {
     const plmm_tensor *t;
     switch (n->op) {
-    case PLMM_OP_ATTENTION: t = n->src[1]; break;
-    case PLMM_OP_CPY: t = n->dst; break;
-    default: t = n->src[0]; break;
+    case PLMM_OP_ATTENTION:
+        t = n->src[1];
+        break;
+    case PLMM_OP_CPY:
+        t = n->dst;
+        break;
+    default:
+        t = n->src[0];
+        break;
     }
     return t != NULL ? t->dtype : PLMM_DTYPE_COUNT;
 }
@@ -153,9 +193,9 @@ bool plmm_profile_item_covered(const plmm_profile_item *item, const plmm_backend
             continue;
         uint32_t lacking = item->flags & ~c->flags;
         if (lacking != 0) {
-            snprintf(tmp, sizeof(tmp), "%s %s: declared without %s", op, dt,
-                     flag_name(lacking & PLMM_CAP_NONCONTIG ? PLMM_CAP_NONCONTIG
-                                                            : PLMM_CAP_INPLACE));
+            snprintf(
+                tmp, sizeof(tmp), "%s %s: declared without %s", op, dt,
+                flag_name(lacking & PLMM_CAP_NONCONTIG ? PLMM_CAP_NONCONTIG : PLMM_CAP_INPLACE));
             continue;
         }
         int short_dim = -1;

@@ -21,8 +21,8 @@
  * admit max_ne (0 = no limit on either side). */
 typedef struct plmm_profile_item {
     uint32_t op;
-    uint32_t dtype; /* the node's capability dtype (plmm_node_cap_dtype) */
-    uint32_t flags; /* PLMM_CAP_* the graph relies on */
+    uint32_t dtype;                /* the node's capability dtype (plmm_node_cap_dtype) */
+    uint32_t flags;                /* PLMM_CAP_* the graph relies on */
     int64_t max_ne[PLMM_MAX_DIMS]; /* largest shape (of src0, else dst) the graph emits */
     const char *what;              /* where the graph uses it, one line */
 } plmm_profile_item;
@@ -43,8 +43,7 @@ uint32_t plmm_node_cap_dtype(const plmm_node *node) PLMM_NONNULL(1);
 /* Resolve a spec ("llm-core", "llm-core:F16"; dtype names as
  * plmm_dtype_name prints them, any case). PLMM_ERR_NOT_FOUND with a
  * message listing the known specs. */
-PLMM_NODISCARD plmm_status plmm_profile_get(const char *spec, plmm_profile *out)
-    PLMM_NONNULL(1, 2);
+PLMM_NODISCARD plmm_status plmm_profile_get(const char *spec, plmm_profile *out) PLMM_NONNULL(1, 2);
 
 /* Known specs, ", "-separated (static text). */
 const char *plmm_profile_specs(void);
