@@ -290,7 +290,7 @@ static plmm_status read_str(reader *r, const char *what, uint64_t *off, uint64_t
 /* A key or tensor name, copied NUL-terminated: non-empty, no NUL bytes. */
 static plmm_status read_name(reader *r, const char *what, char **out)
 {
-    uint64_t off, len;
+    uint64_t off = 0, len = 0;
     plmm_status s = read_str(r, what, &off, &len);
     if (s != PLMM_OK)
         return s;
@@ -710,7 +710,7 @@ plmm_status plmm_gguf_open_memory(const void *data, size_t size, plmm_gguf **out
     if (out == NULL || (data == NULL && size > 0))
         return plmm_err(PLMM_ERR_INVALID_ARG, "gguf '<memory>': NULL argument");
     *out = NULL;
-    plmm_gguf *g;
+    plmm_gguf *g = NULL;
     plmm_status s = create("<memory>", &g);
     if (s != PLMM_OK)
         return s;
@@ -730,7 +730,7 @@ plmm_status plmm_gguf_open(const char *path, plmm_gguf **out)
     if (out == NULL || path == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "gguf: NULL argument");
     *out = NULL;
-    plmm_gguf *g;
+    plmm_gguf *g = NULL;
     plmm_status s = create(path, &g);
     if (s != PLMM_OK)
         return s;

@@ -140,49 +140,43 @@ static plmm_status find_array(const plmm_gguf *g, const char *key, plmm_gguf_typ
     return PLMM_OK;
 }
 
-/* Element j of an integer array as int64. */
+/* Element j of an integer array as int64 (-1 for other types and for
+ * uint64 values past INT64_MAX). */
 static int64_t arr_int(const plmm_gguf *g, int64_t idx, uint64_t j)
 {
     plmm_gguf_type at = plmm_gguf_arr_type(g, (uint64_t)idx);
     const unsigned char *p = plmm_gguf_arr_data(g, (uint64_t)idx);
+    union {
+        int8_t i8;
+        uint8_t u8;
+        int16_t i16;
+        uint16_t u16;
+        int32_t i32;
+        uint32_t u32;
+        int64_t i64;
+        uint64_t u64;
+    } v;
+    size_t w = plmm_gguf_type_size(at);
+    if (p == NULL || w == 0 || w > sizeof(v))
+        return -1;
+    memcpy(&v, p + w * j, w);
     switch (at) {
-    case PLMM_GGUF_INT8: {
-        int8_t v;
-        memcpy(&v, p + j, 1);
-        return v;
-    }
+    case PLMM_GGUF_INT8:
+        return v.i8;
     case PLMM_GGUF_UINT8:
-        return p[j];
-    case PLMM_GGUF_INT16: {
-        int16_t v;
-        memcpy(&v, p + 2 * j, 2);
-        return v;
-    }
-    case PLMM_GGUF_UINT16: {
-        uint16_t v;
-        memcpy(&v, p + 2 * j, 2);
-        return v;
-    }
-    case PLMM_GGUF_INT32: {
-        int32_t v;
-        memcpy(&v, p + 4 * j, 4);
-        return v;
-    }
-    case PLMM_GGUF_UINT32: {
-        uint32_t v;
-        memcpy(&v, p + 4 * j, 4);
-        return v;
-    }
-    case PLMM_GGUF_INT64: {
-        int64_t v;
-        memcpy(&v, p + 8 * j, 8);
-        return v;
-    }
-    case PLMM_GGUF_UINT64: {
-        uint64_t v;
-        memcpy(&v, p + 8 * j, 8);
-        return v > INT64_MAX ? -1 : (int64_t)v;
-    }
+        return v.u8;
+    case PLMM_GGUF_INT16:
+        return v.i16;
+    case PLMM_GGUF_UINT16:
+        return v.u16;
+    case PLMM_GGUF_INT32:
+        return v.i32;
+    case PLMM_GGUF_UINT32:
+        return v.u32;
+    case PLMM_GGUF_INT64:
+        return v.i64;
+    case PLMM_GGUF_UINT64:
+        return v.u64 > INT64_MAX ? -1 : (int64_t)v.u64;
     default:
         return -1;
     }
@@ -218,6 +212,18 @@ static plmm_status get_id_opt(const plmm_tokenizer *t, const plmm_gguf *g, const
 }
 
 /* ---- loading: vocabulary ---- */
+
+/* TOK_ATTR_* of each PLMM_TOKEN_TYPE_* (other types: TOK_ATTR_UNDEFINED). */
+static const uint16_t type_attr[] = {
+    [PLMM_TOKEN_TYPE_UNDEFINED] = TOK_ATTR_UNDEFINED,
+    [PLMM_TOKEN_TYPE_NORMAL] = TOK_ATTR_NORMAL,
+    [PLMM_TOKEN_TYPE_UNKNOWN] = TOK_ATTR_UNKNOWN,
+    [PLMM_TOKEN_TYPE_CONTROL] = TOK_ATTR_CONTROL,
+    [PLMM_TOKEN_TYPE_USER_DEFINED] = TOK_ATTR_USER_DEFINED,
+    [PLMM_TOKEN_TYPE_UNUSED] = TOK_ATTR_UNUSED,
+    [PLMM_TOKEN_TYPE_BYTE] = TOK_ATTR_BYTE,
+};
+#define N_TYPES ((int64_t)(sizeof(type_attr) / sizeof(type_attr[0])))
 
 static plmm_status load_tokens(plmm_tokenizer *t, const plmm_gguf *g)
 {
@@ -279,29 +285,8 @@ static plmm_status load_tokens(plmm_tokenizer *t, const plmm_gguf *g)
             memcpy(&t->scores[i], sc + 4 * i, 4);
         uint16_t a = TOK_ATTR_NORMAL;
         if (yi >= 0) {
-            switch (arr_int(g, yi, i)) {
-            case PLMM_TOKEN_TYPE_NORMAL:
-                a = TOK_ATTR_NORMAL;
-                break;
-            case PLMM_TOKEN_TYPE_UNKNOWN:
-                a = TOK_ATTR_UNKNOWN;
-                break;
-            case PLMM_TOKEN_TYPE_CONTROL:
-                a = TOK_ATTR_CONTROL;
-                break;
-            case PLMM_TOKEN_TYPE_USER_DEFINED:
-                a = TOK_ATTR_USER_DEFINED;
-                break;
-            case PLMM_TOKEN_TYPE_UNUSED:
-                a = TOK_ATTR_UNUSED;
-                break;
-            case PLMM_TOKEN_TYPE_BYTE:
-                a = TOK_ATTR_BYTE;
-                break;
-            default:
-                a = TOK_ATTR_UNDEFINED;
-                break;
-            }
+            int64_t type = arr_int(g, yi, i);
+            a = type >= 0 && type < N_TYPES ? type_attr[type] : TOK_ATTR_UNDEFINED;
         }
         t->attr[i] = a;
     }

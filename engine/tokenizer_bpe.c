@@ -10,79 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sym {
-    int32_t prev, next; /* neighbours in the live chain, -1 at the ends */
-    uint32_t off, n;    /* bytes of the mapped word; n == 0 once merged away */
-} sym;
-
-typedef struct bigram {
-    uint32_t rank;
-    int32_t left, right;
-    uint32_t size; /* bytes of the pair when it was queued */
-} bigram;
-
-/* Min-heap on rank, then smallest left index. */
-typedef struct heap {
-    bigram *v;
-    size_t n, cap;
-} heap;
-
 /* Scratch reused across the words of one call. */
 typedef struct scratch {
     char *word; /* mapped bytes */
     size_t word_cap;
-    sym *s;
+    plmm_tok_sym *s;
     size_t s_cap;
-    heap h;
+    plmm_tok_heap h;
 } scratch;
-
-static bool before(const bigram *a, const bigram *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static plmm_status heap_push(heap *h, bigram b)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        bigram *v = realloc(h->v, cap * sizeof(*v));
-        if (v == NULL)
-            return plmm_err(PLMM_ERR_NOMEM, "cannot allocate merge queue");
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&b, &h->v[p]))
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = b;
-    return PLMM_OK;
-}
-
-static bigram heap_pop(heap *h)
-{
-    bigram top = h->v[0];
-    bigram last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!before(&h->v[c], &last))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n > 0)
-        h->v[i] = last;
-    return top;
-}
 
 /* Rank of merging left part s[0..left_len) with the rest of s[0..len), or -1. */
 static int64_t merge_rank(const plmm_tokenizer *t, const char *s, uint32_t len, uint32_t left_len)
@@ -100,16 +35,15 @@ static int64_t merge_rank(const plmm_tokenizer *t, const char *s, uint32_t len, 
     }
 }
 
-static plmm_status try_bigram(const plmm_tokenizer *t, scratch *sc, int32_t left, int32_t right)
+/* A pair merges when it is a listed merge; the lower its rank, the sooner. */
+static bool bpe_pair(const plmm_tokenizer *t, const char *word, const plmm_tok_sym *l,
+                     const plmm_tok_sym *r, double *prio)
 {
-    if (left < 0 || right < 0)
-        return PLMM_OK;
-    const sym *l = &sc->s[left], *r = &sc->s[right];
-    int64_t rank = merge_rank(t, sc->word + l->off, l->n + r->n, l->n);
+    int64_t rank = merge_rank(t, word + l->off, l->n + r->n, l->n);
     if (rank < 0)
-        return PLMM_OK;
-    bigram b = {(uint32_t)rank, left, right, l->n + r->n};
-    return heap_push(&sc->h, b);
+        return false;
+    *prio = -(double)rank; /* exact: ranks are uint32 */
+    return true;
 }
 
 /* Room for a word of wlen bytes: 2 mapped bytes and one symbol per byte. */
@@ -123,7 +57,7 @@ static plmm_status reserve(scratch *sc, size_t wlen)
         sc->word_cap = 2 * wlen;
     }
     if (wlen > sc->s_cap) {
-        sym *s = realloc(sc->s, wlen * sizeof(*s));
+        plmm_tok_sym *s = realloc(sc->s, wlen * sizeof(*s));
         if (s == NULL)
             return plmm_err(PLMM_ERR_NOMEM, "cannot allocate %zu symbols", wlen);
         sc->s = s;
@@ -144,7 +78,7 @@ static plmm_status encode_word(const plmm_tokenizer *t, scratch *sc, const unsig
     /* one symbol per input byte: its byte character */
     uint32_t off = 0;
     for (size_t i = 0; i < wlen; i++) {
-        sym *s = &sc->s[i];
+        plmm_tok_sym *s = &sc->s[i];
         s->off = off;
         s->n = t->byte_utf8_len[w[i]];
         s->prev = (int32_t)i - 1;
@@ -158,27 +92,11 @@ static plmm_status encode_word(const plmm_tokenizer *t, scratch *sc, const unsig
             return plmm_tok_vec_push(out, id);
     }
 
-    sc->h.n = 0;
-    for (size_t i = 1; i < wlen; i++)
-        if ((st = try_bigram(t, sc, (int32_t)i - 1, (int32_t)i)) != PLMM_OK)
-            return st;
-    while (sc->h.n > 0) {
-        bigram b = heap_pop(&sc->h);
-        sym *l = &sc->s[b.left], *r = &sc->s[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue; /* stale: a side was merged since */
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            sc->s[r->next].prev = b.left;
-        if ((st = try_bigram(t, sc, l->prev, b.left)) != PLMM_OK ||
-            (st = try_bigram(t, sc, b.left, l->next)) != PLMM_OK)
-            return st;
-    }
+    if ((st = plmm_tok_merge(t, sc->word, sc->s, (int32_t)wlen, bpe_pair, &sc->h)) != PLMM_OK)
+        return st;
 
     for (int32_t i = 0; i != -1; i = sc->s[i].next) {
-        const sym *s = &sc->s[i];
+        const plmm_tok_sym *s = &sc->s[i];
         int32_t id = plmm_tok_lookup(t, sc->word + s->off, s->n);
         if (id != PLMM_TOKEN_NULL) {
             if ((st = plmm_tok_vec_push(out, id)) != PLMM_OK)
@@ -234,7 +152,7 @@ plmm_status plmm_tok_bpe_encode(const plmm_tokenizer *t, const char *text, size_
         st = encode_word(t, &sc, (const unsigned char *)text + words.v[i].off, words.v[i].len, out);
     free(sc.word);
     free(sc.s);
-    free(sc.h.v);
+    plmm_tok_heap_free(&sc.h);
     free(words.v);
     free(fixed.p);
     return st;

@@ -127,6 +127,35 @@ typedef struct plmm_tok_bytes {
 
 PLMM_NODISCARD plmm_status plmm_tok_bytes_put(plmm_tok_bytes *b, const void *src, size_t len);
 
+/* ---- pairwise merging (tokenizer_merge.c), used by SPM and BPE ---- */
+
+/* One symbol of a word being merged: a run of bytes of the word. */
+typedef struct plmm_tok_sym {
+    int32_t prev, next; /* neighbours in the live chain, -1 at the ends */
+    uint32_t off, n;    /* bytes of the word; n == 0 once merged away */
+} plmm_tok_sym;
+
+/* Whether symbols l and r (neighbours in bytes) merge; if so *prio says
+ * how soon: the highest merges first, the leftmost on ties. */
+typedef bool (*plmm_tok_pair_fn)(const plmm_tokenizer *t, const char *bytes, const plmm_tok_sym *l,
+                                 const plmm_tok_sym *r, double *prio);
+
+/* Queue of the pairs that may merge. Zero it before first use; it can be
+ * reused across words; release with plmm_tok_heap_free(). */
+typedef struct plmm_tok_heap {
+    struct plmm_tok_bigram *v;
+    size_t n, cap;
+} plmm_tok_heap;
+
+void plmm_tok_heap_free(plmm_tok_heap *h);
+
+/* Merge the chain s[0..n) (linked in order, over bytes) pair by pair, as
+ * pair decides, until no pair merges. The symbols left are those with
+ * n > 0, in chain order from s[0]. */
+PLMM_NODISCARD plmm_status plmm_tok_merge(const plmm_tokenizer *t, const char *bytes,
+                                          plmm_tok_sym *s, int32_t n, plmm_tok_pair_fn pair,
+                                          plmm_tok_heap *h);
+
 /* ---- shared lookups (tokenizer.c) ---- */
 
 /* 0 <= id < n_vocab */

@@ -9,82 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sym {
-    int32_t prev, next; /* neighbours in the live chain, -1 at the ends */
-    uint32_t off, n;    /* bytes in the text; n == 0 once merged away */
-} sym;
-
-typedef struct bigram {
-    float score;
-    int32_t left, right;
-    uint32_t size; /* bytes of the pair when it was queued */
-} bigram;
-
-/* Max-heap on score, then smallest left index. */
-typedef struct heap {
-    bigram *v;
-    size_t n, cap;
-} heap;
-
-static bool before(const bigram *a, const bigram *b)
+/* A pair merges when its text is a token; the higher its score, the sooner. */
+static bool spm_pair(const plmm_tokenizer *t, const char *text, const plmm_tok_sym *l,
+                     const plmm_tok_sym *r, double *prio)
 {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static plmm_status heap_push(heap *h, bigram b)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        bigram *v = realloc(h->v, cap * sizeof(*v));
-        if (v == NULL)
-            return plmm_err(PLMM_ERR_NOMEM, "cannot allocate merge queue");
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&b, &h->v[p]))
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = b;
-    return PLMM_OK;
-}
-
-static bigram heap_pop(heap *h)
-{
-    bigram top = h->v[0];
-    bigram last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!before(&h->v[c], &last))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n > 0)
-        h->v[i] = last;
-    return top;
-}
-
-static plmm_status try_bigram(const plmm_tokenizer *t, const char *text, const sym *s, int32_t left,
-                              int32_t right, heap *h)
-{
-    if (left < 0 || right < 0)
-        return PLMM_OK;
-    uint32_t size = s[left].n + s[right].n;
-    int32_t id = plmm_tok_lookup(t, text + s[left].off, size);
+    int32_t id = plmm_tok_lookup(t, text + l->off, l->n + r->n);
     if (id == PLMM_TOKEN_NULL)
-        return PLMM_OK;
-    bigram b = {t->scores[id], left, right, size};
-    return heap_push(h, b);
+        return false;
+    *prio = t->scores[id];
+    return true;
 }
 
 /* Byte fallback: <0xNN>, else the byte itself as a token, else unknown. */
@@ -103,8 +36,8 @@ static plmm_status emit_byte(const plmm_tokenizer *t, unsigned char c, plmm_tok_
 plmm_status plmm_tok_spm_encode(const plmm_tokenizer *t, const char *text, size_t len,
                                 plmm_tok_vec *out)
 {
-    sym *s = NULL;
-    heap h = {0};
+    plmm_tok_sym *s = NULL;
+    plmm_tok_heap h = {0};
     plmm_status st = PLMM_OK;
 
     if (len == 0)
@@ -127,24 +60,8 @@ plmm_status plmm_tok_spm_encode(const plmm_tokenizer *t, const char *text, size_
         off += cl;
         s[n].next = off == len ? -1 : n + 1;
     }
-    for (int32_t i = 1; i < n; i++)
-        if ((st = try_bigram(t, text, s, i - 1, i, &h)) != PLMM_OK)
-            goto out_free;
-
-    while (h.n > 0) {
-        bigram b = heap_pop(&h);
-        sym *l = &s[b.left], *r = &s[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue; /* stale: a side was merged since */
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            s[r->next].prev = b.left;
-        if ((st = try_bigram(t, text, s, l->prev, b.left, &h)) != PLMM_OK ||
-            (st = try_bigram(t, text, s, b.left, l->next, &h)) != PLMM_OK)
-            goto out_free;
-    }
+    if ((st = plmm_tok_merge(t, text, s, n, spm_pair, &h)) != PLMM_OK)
+        goto out_free;
 
     for (int32_t i = 0; i != -1; i = s[i].next) {
         int32_t id = plmm_tok_lookup(t, text + s[i].off, s[i].n);
@@ -159,7 +76,7 @@ plmm_status plmm_tok_spm_encode(const plmm_tokenizer *t, const char *text, size_
     }
 
 out_free:
-    free(h.v);
+    plmm_tok_heap_free(&h);
     free(s);
     return st;
 }

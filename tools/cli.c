@@ -186,6 +186,15 @@ int cli_next(cli_parser *p, const cli_opt **opt, const char **val)
 
 /* ---- numbers ---- */
 
+/* Usage error "option 'LABEL' needs WHAT, not 'S'"; returns false. */
+static bool not_a_number(const cli_command *cmd, const cli_opt *o, const char *what, const char *s)
+{
+    char label[64];
+    cli_usage_error(cmd, "option '%s' needs %s, not '%s'", cli_opt_label(o, label, sizeof(label)),
+                    what, s);
+    return false;
+}
+
 bool cli_parse_i64(const cli_command *cmd, const cli_opt *o, const char *s, int64_t min,
                    int64_t max, int64_t *out)
 {
@@ -194,11 +203,8 @@ bool cli_parse_i64(const cli_command *cmd, const cli_opt *o, const char *s, int6
     errno = 0;
     long long v = strtoll(s, &end, 10);
     bool starts_ok = (s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9');
-    if (!starts_ok || end == NULL || *end != '\0' || errno == ERANGE) {
-        cli_usage_error(cmd, "option '%s' needs a whole number, not '%s'",
-                        cli_opt_label(o, label, sizeof(label)), s);
-        return false;
-    }
+    if (!starts_ok || end == NULL || *end != '\0' || errno == ERANGE)
+        return not_a_number(cmd, o, "a whole number", s);
     if (v < min || v > max) {
         cli_usage_error(cmd, "option '%s' must be between %lld and %lld, not %s",
                         cli_opt_label(o, label, sizeof(label)), (long long)min, (long long)max, s);
@@ -210,31 +216,23 @@ bool cli_parse_i64(const cli_command *cmd, const cli_opt *o, const char *s, int6
 
 bool cli_parse_u64(const cli_command *cmd, const cli_opt *o, const char *s, uint64_t *out)
 {
-    char label[64];
     char *end = NULL;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE) {
-        cli_usage_error(cmd, "option '%s' needs a non-negative whole number, not '%s'",
-                        cli_opt_label(o, label, sizeof(label)), s);
-        return false;
-    }
+    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE)
+        return not_a_number(cmd, o, "a non-negative whole number", s);
     *out = v;
     return true;
 }
 
 bool cli_parse_float(const cli_command *cmd, const cli_opt *o, const char *s, float *out)
 {
-    char label[64];
     char *end = NULL;
     errno = 0;
     double v = strtod(s, &end);
     bool starts_ok = (s[0] >= '0' && s[0] <= '9') || s[0] == '-' || s[0] == '+' || s[0] == '.';
-    if (!starts_ok || *end != '\0' || errno == ERANGE || !isfinite(v) || fabs(v) > 3.0e38) {
-        cli_usage_error(cmd, "option '%s' needs a finite number, not '%s'",
-                        cli_opt_label(o, label, sizeof(label)), s);
-        return false;
-    }
+    if (!starts_ok || *end != '\0' || errno == ERANGE || !isfinite(v) || fabs(v) > 3.0e38)
+        return not_a_number(cmd, o, "a finite number", s);
     *out = (float)v;
     return true;
 }
@@ -356,28 +354,6 @@ size_t cli_utf8_invalid_at(const char *s, size_t len)
     return len;
 }
 
-int cli_prompt_text(const char *p_arg, const char *f_arg, bool allow_empty, const char **text,
-                    size_t *len, char **owned)
-{
-    *owned = NULL;
-    if (f_arg != NULL || strcmp(p_arg, "-") == 0) {
-        int code = cli_read_file(f_arg != NULL ? f_arg : "-", owned, len);
-        if (code != CLI_EXIT_OK)
-            return code;
-        *text = *owned;
-    } else {
-        *text = p_arg;
-        *len = strlen(p_arg);
-    }
-    if (*len == 0 && !allow_empty)
-        return cli_error("empty prompt");
-    size_t bad = cli_utf8_invalid_at(*text, *len);
-    if (bad < *len)
-        return cli_error("prompt is not valid UTF-8 (byte 0x%02x at offset %zu)",
-                         (unsigned)(unsigned char)(*text)[bad], bad);
-    return CLI_EXIT_OK;
-}
-
 int cli_tokenize(const plmm_model *m, const char *text, size_t len, uint32_t flags, int32_t **ids,
                  size_t *n)
 {
@@ -405,6 +381,62 @@ int cli_tokenize(const plmm_model *m, const char *text, size_t len, uint32_t fla
     *ids = buf;
     *n = got;
     return CLI_EXIT_OK;
+}
+
+/* ---- prompts ---- */
+
+void cli_prompt_free(cli_prompt *pr)
+{
+    free(pr->ids);
+    free(pr->owned);
+    pr->ids = NULL;
+    pr->owned = NULL;
+}
+
+int cli_prompt_args(const cli_command *cmd, const cli_prompt *pr, const char *noun)
+{
+    if (pr->p_arg == NULL && pr->f_arg == NULL)
+        return cli_usage_error(cmd, "a %s is required (-p or -f)", noun);
+    if (pr->p_arg != NULL && pr->f_arg != NULL)
+        return cli_usage_error(cmd, "give either -p or -f, not both");
+    return CLI_EXIT_OK;
+}
+
+/* The text of -p or -f: checked to be valid UTF-8 and, unless allow_empty,
+ * not empty. */
+static int read_prompt_text(cli_prompt *pr, bool allow_empty)
+{
+    pr->owned = NULL;
+    if (pr->f_arg != NULL || strcmp(pr->p_arg, "-") == 0) {
+        int code = cli_read_file(pr->f_arg != NULL ? pr->f_arg : "-", &pr->owned, &pr->len);
+        if (code != CLI_EXIT_OK)
+            return code;
+        pr->text = pr->owned;
+    } else {
+        pr->text = pr->p_arg;
+        pr->len = strlen(pr->p_arg);
+    }
+    if (pr->len == 0 && !allow_empty)
+        return cli_error("empty prompt");
+    size_t bad = cli_utf8_invalid_at(pr->text, pr->len);
+    if (bad < pr->len)
+        return cli_error("prompt is not valid UTF-8 (byte 0x%02x at offset %zu)",
+                         (unsigned)(unsigned char)pr->text[bad], bad);
+    return CLI_EXIT_OK;
+}
+
+int cli_open_prompt(cli_ctx *x, cli_prompt *pr, bool allow_empty, uint32_t flags)
+{
+    int code = read_prompt_text(pr, allow_empty);
+    if (code != CLI_EXIT_OK)
+        return code;
+    code = cli_open_model(x);
+    if (code != CLI_EXIT_OK)
+        return code;
+    code = cli_tokenize(x->model, pr->text, pr->len, flags, &pr->ids, &pr->n_ids);
+    if (code == CLI_EXIT_OK && pr->n_ids == 0 && !allow_empty)
+        code = cli_error("the prompt has no tokens");
+    return code;
 }
 
 double cli_now_ms(void)

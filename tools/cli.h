@@ -22,7 +22,7 @@
 
 /* One option of a command. Tables end with an entry whose id is 0. */
 typedef struct cli_opt {
-    int id;           /* > 0, unique within a command (common ids are < 100) */
+    int id;           /* > 0, unique within a command (common and shared ids are < 200) */
     char short_name;  /* 'p' for -p, 0 for none */
     const char *name; /* "temp" for --temp, NULL for none */
     const char *arg;  /* metavariable ("N", "FILE"), NULL for a flag */
@@ -50,7 +50,21 @@ enum {
     OPT_KV_TYPE,
     OPT_SET,
     OPT_VERBOSE,
-    OPT_COMMON_END = 100 /* command ids start here */
+    OPT_COMMON_END = 100
+};
+
+/* Options some commands share: they list them in their own tables and
+ * cli_ctx_next() handles them. */
+enum {
+    OPT_PROMPT = OPT_COMMON_END, /* into cli_ctx.prompt */
+    OPT_FILE,
+    OPT_TEMP, /* into cli_ctx.sampling */
+    OPT_TOP_K,
+    OPT_TOP_P,
+    OPT_MIN_P,
+    OPT_REPEAT_PENALTY,
+    OPT_SEED,
+    OPT_CMD_START = 200 /* command ids start here */
 };
 
 /* Iterates over argv[1..argc-1] (argv[0] is the command name). */
@@ -107,12 +121,59 @@ void cli_common_free(cli_common *c);
 int cli_common_opt(cli_common *c, const cli_command *cmd, const cli_opt *o, const char *val,
                    int *code);
 
-/* Open the engine with the common options (logging to stderr). Returns an
- * exit code; on success *out is set. */
-int cli_open_engine(const cli_common *c, plmm_engine **out);
+/* ---- command context ---- */
 
-/* Open the engine and load the model (-m, else [engine] model). */
-int cli_open_model(const cli_common *c, plmm_engine **engine, plmm_model **model);
+typedef struct cli_prompt cli_prompt;
+typedef struct cli_sampling cli_sampling;
+
+/* What a command holds from start to end: its arguments, the common options
+ * and the handles it opens (owned, closed by cli_ctx_close()). */
+typedef struct cli_ctx {
+    cli_parser parser;
+    cli_common common;
+    cli_prompt *prompt;     /* (optional, borrowed) receives -p and -f */
+    cli_sampling *sampling; /* (optional, borrowed) receives the sampling options */
+    plmm_engine *engine;
+    plmm_model *model;
+    plmm_session *session;
+} cli_ctx;
+
+void cli_ctx_init(cli_ctx *x, const cli_command *cmd, int argc, char **argv);
+
+/* Next command-specific option: cli_next() with the common options handled
+ * by cli_common_opt() and the shared ones stored in x->prompt and
+ * x->sampling. 1 with *opt and *val set, 0 at the end of the arguments, -1
+ * when the command must stop (usage error, --help, out of memory) with its
+ * exit code in *code. */
+int cli_ctx_next(cli_ctx *x, const cli_opt **opt, const char **val, int *code);
+
+/* Close the session, model and engine and free the common options. */
+void cli_ctx_close(cli_ctx *x);
+
+/* The functions below return an exit code (errors printed). */
+
+/* Open x->engine with the common options (logging to stderr). */
+int cli_open_engine(cli_ctx *x);
+
+/* Open x->engine and load x->model (-m, else [engine] model). */
+int cli_open_model(cli_ctx *x);
+
+/* Create x->session for x->model with the configuration's settings. */
+int cli_open_session(cli_ctx *x);
+
+/* Describe the model into *desc. */
+int cli_describe_model(const plmm_model *model, plmm_model_desc *desc);
+
+/* Sampling options given on the command line; the flags say which fields of
+ * s were given (the others keep the configuration's [sampling] values). */
+struct cli_sampling {
+    plmm_sampling s;
+    bool temp, top_k, top_p, min_p, repeat_penalty, seed;
+};
+
+/* Give x->session the configuration's sampling settings with the options in
+ * *opts applied. */
+int cli_set_sampling(cli_ctx *x, const cli_sampling *opts);
 
 /* Print "plmm: error: <status>: <detail>" and return CLI_EXIT_ERROR. */
 int cli_api_error(plmm_status st);
@@ -126,12 +187,29 @@ int cli_error(const char *fmt, ...) PLMM_PRINTF(1, 2);
  * Returns an exit code (errors printed). */
 int cli_read_file(const char *path, char **out, size_t *len);
 
-/* Get the prompt text from -p TEXT (TEXT "-" = stdin) or -f FILE. Checks
- * that it is valid UTF-8 and, unless allow_empty, not empty. *owned
- * receives memory to free() (NULL when *text points into argv). Returns an
- * exit code. */
-int cli_prompt_text(const char *p_arg, const char *f_arg, bool allow_empty, const char **text,
-                    size_t *len, char **owned);
+/* A prompt given as -p TEXT (TEXT "-" = stdin) or -f FILE, and its tokens.
+ * Zero it and point cli_ctx.prompt at it (or set p_arg and f_arg); free with
+ * cli_prompt_free(). */
+struct cli_prompt {
+    const char *p_arg, *f_arg; /* the options as given, NULL when absent */
+    const char *text;          /* len bytes of valid UTF-8, into argv or owned */
+    size_t len;
+    char *owned;  /* text read from a file or stdin (free()), or NULL */
+    int32_t *ids; /* (n_ids) tokens (free()) */
+    size_t n_ids;
+};
+
+void cli_prompt_free(cli_prompt *pr);
+
+/* Check that exactly one of -p and -f was given; else print a usage error
+ * ("a NOUN is required (-p or -f)", "give either -p or -f, not both").
+ * Returns an exit code. */
+int cli_prompt_args(const cli_command *cmd, const cli_prompt *pr, const char *noun);
+
+/* Read the prompt text, open x's engine and model (cli_open_model()) and
+ * tokenize the text with flags. Unless allow_empty, an empty text and a text
+ * with no tokens are errors. Returns an exit code. */
+int cli_open_prompt(cli_ctx *x, cli_prompt *pr, bool allow_empty, uint32_t flags);
 
 /* Offset of the first byte that is not part of valid UTF-8, or len. */
 size_t cli_utf8_invalid_at(const char *s, size_t len);

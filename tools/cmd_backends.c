@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 enum {
-    OPT_PLAN = OPT_COMMON_END,
+    OPT_PLAN = OPT_CMD_START,
     OPT_PLAN_TOKENS,
 };
 
@@ -44,27 +44,17 @@ static int print_plan(plmm_session *session, uint32_t n_tokens)
 int cmd_backends(int argc, char **argv)
 {
     const cli_command *cmd = &cmd_backends_desc;
-    cli_common c;
-    cli_parser p;
+    cli_ctx x;
     const cli_opt *o;
     const char *v;
     bool plan = false;
     int64_t plan_tokens = 32;
     int r, code = CLI_EXIT_USAGE;
-    plmm_engine *engine = NULL;
-    plmm_model *model = NULL;
-    plmm_session *session = NULL;
     char *report = NULL;
     plmm_status st;
 
-    cli_common_init(&c);
-    cli_parser_init(&p, cmd, argc, argv);
-    while ((r = cli_next(&p, &o, &v)) > 0) {
-        int h = cli_common_opt(&c, cmd, o, v, &code);
-        if (h < 0)
-            goto out;
-        if (h > 0)
-            continue;
+    cli_ctx_init(&x, cmd, argc, argv);
+    while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0) {
         switch (o->id) {
         case OPT_PLAN:
             plan = true;
@@ -77,30 +67,25 @@ int cmd_backends(int argc, char **argv)
     }
     if (r < 0)
         goto out;
-    code = plan ? cli_open_model(&c, &engine, &model) : cli_open_engine(&c, &engine);
+    code = plan ? cli_open_model(&x) : cli_open_engine(&x);
     if (code != CLI_EXIT_OK)
         goto out;
-    if ((st = plmm_engine_backends_report(engine, &report)) != PLMM_OK) {
+    if ((st = plmm_engine_backends_report(x.engine, &report)) != PLMM_OK) {
         code = cli_api_error(st);
         goto out;
     }
     fputs(report, stdout);
     if (plan) {
-        if ((st = plmm_session_create(model, NULL, &session)) != PLMM_OK) {
-            code = cli_api_error(st);
-            goto out;
-        }
-        code = print_plan(session, 1);
+        code = cli_open_session(&x);
         if (code == CLI_EXIT_OK)
-            code = print_plan(session, (uint32_t)plan_tokens);
+            code = print_plan(x.session, 1);
+        if (code == CLI_EXIT_OK)
+            code = print_plan(x.session, (uint32_t)plan_tokens);
     }
     if (fflush(stdout) != 0 && code == CLI_EXIT_OK)
         code = cli_error("cannot write to stdout");
 out:
     plmm_free(report);
-    plmm_session_free(session);
-    plmm_model_free(model);
-    plmm_engine_close(engine);
-    cli_common_free(&c);
+    cli_ctx_close(&x);
     return code;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 enum {
-    OPT_N_PROMPT = OPT_COMMON_END,
+    OPT_N_PROMPT = OPT_CMD_START,
     OPT_N_DECODE,
     OPT_REPS,
     OPT_JSON,
@@ -175,29 +175,18 @@ static void print_text(const bench_result *b)
 int cmd_bench(int argc, char **argv)
 {
     const cli_command *cmd = &cmd_bench_desc;
-    cli_common c;
-    cli_parser p;
+    cli_ctx x;
     const cli_opt *o;
     const char *v;
     int64_t n_prompt = 128, n_decode = 64, reps = 3;
     bool json = false;
     int r, code = CLI_EXIT_USAGE;
-    plmm_engine *engine = NULL;
-    plmm_model *model = NULL;
-    plmm_session *session = NULL;
     int32_t *ids = NULL;
     double *pp = NULL, *tg = NULL;
     plmm_model_desc desc;
-    plmm_status st;
 
-    cli_common_init(&c);
-    cli_parser_init(&p, cmd, argc, argv);
-    while ((r = cli_next(&p, &o, &v)) > 0) {
-        int h = cli_common_opt(&c, cmd, o, v, &code);
-        if (h < 0)
-            goto out;
-        if (h > 0)
-            continue;
+    cli_ctx_init(&x, cmd, argc, argv);
+    while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0) {
         bool ok = true;
         switch (o->id) {
         case OPT_N_PROMPT:
@@ -222,20 +211,19 @@ int cmd_bench(int argc, char **argv)
         code = cli_usage_error(cmd, "nothing to measure: -p and -n are both 0");
         goto out;
     }
-    code = cli_open_model(&c, &engine, &model);
+    code = cli_open_model(&x);
     if (code != CLI_EXIT_OK)
         goto out;
-    memset(&desc, 0, sizeof(desc));
-    desc.struct_size = sizeof(desc);
-    if ((st = plmm_model_describe(model, &desc)) != PLMM_OK ||
-        (st = plmm_session_create(model, NULL, &session)) != PLMM_OK) {
-        code = cli_api_error(st);
+    code = cli_describe_model(x.model, &desc);
+    if (code != CLI_EXIT_OK)
         goto out;
-    }
+    code = cli_open_session(&x);
+    if (code != CLI_EXIT_OK)
+        goto out;
     size_t total = (size_t)(n_prompt + n_decode);
-    if (total > plmm_session_n_ctx(session)) {
+    if (total > plmm_session_n_ctx(x.session)) {
         code = cli_error("%zu tokens do not fit the context of %u (use --ctx)", total,
-                         (unsigned)plmm_session_n_ctx(session));
+                         (unsigned)plmm_session_n_ctx(x.session));
         goto out;
     }
     ids = malloc(total * sizeof(*ids));
@@ -245,26 +233,27 @@ int cmd_bench(int argc, char **argv)
         code = cli_error("out of memory");
         goto out;
     }
-    code = make_tokens(model, desc.n_vocab, ids, total);
+    code = make_tokens(x.model, desc.n_vocab, ids, total);
     if (code != CLI_EXIT_OK)
         goto out;
 
     double ms_pp, ms_tg;
-    code = run_once(session, ids, (size_t)n_prompt, (size_t)n_decode, &ms_pp, &ms_tg);
+    code = run_once(x.session, ids, (size_t)n_prompt, (size_t)n_decode, &ms_pp, &ms_tg);
     for (int64_t i = 0; i < reps && code == CLI_EXIT_OK; i++) {
-        code = run_once(session, ids, (size_t)n_prompt, (size_t)n_decode, &ms_pp, &ms_tg);
+        code = run_once(x.session, ids, (size_t)n_prompt, (size_t)n_decode, &ms_pp, &ms_tg);
         pp[i] = ms_pp > 0 ? (double)n_prompt * 1000.0 / ms_pp : 0.0;
         tg[i] = ms_tg > 0 ? (double)n_decode * 1000.0 / ms_tg : 0.0;
     }
     if (code != CLI_EXIT_OK)
         goto out;
     if (desc.name[0] == '\0') {
-        const char *path = c.model_path != NULL ? c.model_path : "?";
+        const char *path = x.common.model_path != NULL ? x.common.model_path : "?";
         const char *slash = strrchr(path, '/');
         snprintf(desc.name, sizeof(desc.name), "%s", slash != NULL ? slash + 1 : path);
     }
-    bench_result b = {&desc,        c.threads, c.backends, (size_t)n_prompt, (size_t)n_decode,
-                      (size_t)reps, pp,        tg};
+    const cli_common *c = &x.common;
+    bench_result b = {&desc,        c->threads, c->backends, (size_t)n_prompt, (size_t)n_decode,
+                      (size_t)reps, pp,         tg};
     if (json)
         print_json(&b);
     else
@@ -275,9 +264,6 @@ out:
     free(tg);
     free(pp);
     free(ids);
-    plmm_session_free(session);
-    plmm_model_free(model);
-    plmm_engine_close(engine);
-    cli_common_free(&c);
+    cli_ctx_close(&x);
     return code;
 }

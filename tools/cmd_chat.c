@@ -18,11 +18,9 @@
 #include <unistd.h>
 
 enum {
-    OPT_SYSTEM = OPT_COMMON_END,
+    OPT_SYSTEM = OPT_CMD_START,
     OPT_TEMPLATE,
     OPT_N_PREDICT,
-    OPT_TEMP,
-    OPT_SEED,
 };
 
 static const cli_opt chat_opts[] = {
@@ -47,8 +45,8 @@ const cli_command cmd_chat_desc = {
 };
 
 typedef struct chat {
-    plmm_model *model;
-    plmm_session *session;
+    plmm_model *model;     /* borrowed from the command's cli_ctx */
+    plmm_session *session; /* borrowed */
     const char *template_name;
     int32_t n_predict;
     bool interactive;
@@ -322,29 +320,20 @@ static int chat_loop(chat *ch)
 int cmd_chat(int argc, char **argv)
 {
     const cli_command *cmd = &cmd_chat_desc;
-    cli_common c;
-    cli_parser p;
+    cli_ctx x;
     const cli_opt *o;
     const char *v;
     const char *system = NULL;
     int64_t n_predict = 512;
-    float temp = 0;
-    uint64_t seed = 0;
-    bool have_temp = false, have_seed = false;
+    cli_sampling sf;
     int r, code = CLI_EXIT_USAGE;
-    plmm_engine *engine = NULL;
     chat ch;
-    plmm_status st;
 
     memset(&ch, 0, sizeof(ch));
-    cli_common_init(&c);
-    cli_parser_init(&p, cmd, argc, argv);
-    while ((r = cli_next(&p, &o, &v)) > 0) {
-        int h = cli_common_opt(&c, cmd, o, v, &code);
-        if (h < 0)
-            goto out;
-        if (h > 0)
-            continue;
+    memset(&sf, 0, sizeof(sf));
+    cli_ctx_init(&x, cmd, argc, argv);
+    x.sampling = &sf;
+    while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0) {
         bool ok = true;
         switch (o->id) {
         case OPT_SYSTEM:
@@ -355,12 +344,6 @@ int cmd_chat(int argc, char **argv)
             break;
         case OPT_N_PREDICT:
             ok = cli_parse_i64(cmd, o, v, -1, INT32_MAX, &n_predict);
-            break;
-        case OPT_TEMP:
-            ok = have_temp = cli_parse_float(cmd, o, v, &temp);
-            break;
-        case OPT_SEED:
-            ok = have_seed = cli_parse_u64(cmd, o, v, &seed);
             break;
         }
         if (!ok)
@@ -374,25 +357,18 @@ int cmd_chat(int argc, char **argv)
     }
     ch.n_predict = (int32_t)n_predict;
     ch.interactive = isatty(STDIN_FILENO) != 0;
-    ch.verbose = c.verbose > 0;
-    code = cli_open_model(&c, &engine, &ch.model);
+    ch.verbose = x.common.verbose > 0;
+    code = cli_open_model(&x);
     if (code != CLI_EXIT_OK)
         goto out;
-    if ((st = plmm_session_create(ch.model, NULL, &ch.session)) != PLMM_OK) {
-        code = cli_api_error(st);
+    code = cli_open_session(&x);
+    if (code != CLI_EXIT_OK)
         goto out;
-    }
-    plmm_sampling smp;
-    plmm_sampling_defaults(engine, &smp);
-    smp.struct_size = sizeof(smp);
-    if (have_temp)
-        smp.temperature = temp;
-    if (have_seed)
-        smp.seed = seed;
-    if ((st = plmm_session_set_sampling(ch.session, &smp)) != PLMM_OK) {
-        code = cli_api_error(st);
+    ch.model = x.model;
+    ch.session = x.session;
+    code = cli_set_sampling(&x, &sf);
+    if (code != CLI_EXIT_OK)
         goto out;
-    }
     if (system != NULL && system[0] != '\0') {
         if (!push_msg(&ch, "system", system, strlen(system))) {
             code = cli_error("out of memory");
@@ -407,9 +383,6 @@ out:
     free(ch.fmt);
     free(ch.kv_text);
     free(ch.reply);
-    plmm_session_free(ch.session);
-    plmm_model_free(ch.model);
-    plmm_engine_close(engine);
-    cli_common_free(&c);
+    cli_ctx_close(&x);
     return code;
 }

@@ -17,29 +17,22 @@ const cli_command cmd_info_desc = {
 
 int cmd_info(int argc, char **argv)
 {
-    const cli_command *cmd = &cmd_info_desc;
-    cli_common c;
-    cli_parser p;
+    cli_ctx x;
     const cli_opt *o;
     const char *v;
     int r, code = CLI_EXIT_USAGE;
-    plmm_engine *engine = NULL;
-    plmm_model *model = NULL;
     char *report = NULL;
     plmm_status st;
 
-    cli_common_init(&c);
-    cli_parser_init(&p, cmd, argc, argv);
-    while ((r = cli_next(&p, &o, &v)) > 0) {
-        if (cli_common_opt(&c, cmd, o, v, &code) < 0)
-            goto out;
-    }
+    cli_ctx_init(&x, &cmd_info_desc, argc, argv);
+    while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0)
+        continue; /* info has no options of its own */
     if (r < 0)
         goto out;
-    code = cli_open_model(&c, &engine, &model);
+    code = cli_open_model(&x);
     if (code != CLI_EXIT_OK)
         goto out;
-    if ((st = plmm_model_info(model, (uint32_t)c.ctx, &report)) != PLMM_OK) {
+    if ((st = plmm_model_info(x.model, (uint32_t)x.common.ctx, &report)) != PLMM_OK) {
         code = cli_api_error(st);
         goto out;
     }
@@ -48,8 +41,6 @@ int cmd_info(int argc, char **argv)
         code = cli_error("cannot write to stdout");
 out:
     plmm_free(report);
-    plmm_model_free(model);
-    plmm_engine_close(engine);
-    cli_common_free(&c);
+    cli_ctx_close(&x);
     return code;
 }

@@ -9,9 +9,7 @@
 #include <string.h>
 
 enum {
-    OPT_PROMPT = OPT_COMMON_END,
-    OPT_FILE,
-    OPT_OUTPUT,
+    OPT_OUTPUT = OPT_CMD_START,
 };
 
 static const cli_opt logits_opts[] = {
@@ -99,86 +97,49 @@ out_close:
 int cmd_logits(int argc, char **argv)
 {
     const cli_command *cmd = &cmd_logits_desc;
-    cli_common c;
-    cli_parser p;
+    cli_ctx x;
     const cli_opt *o;
     const char *v;
-    const char *prompt_arg = NULL, *file_arg = NULL, *out_path = NULL;
+    const char *out_path = NULL;
+    cli_prompt pr;
     int r, code = CLI_EXIT_USAGE;
-    const char *text = NULL;
-    size_t text_len = 0, n_ids = 0;
-    char *owned_text = NULL;
-    int32_t *ids = NULL;
-    plmm_engine *engine = NULL;
-    plmm_model *model = NULL;
-    plmm_session *session = NULL;
     plmm_model_desc desc;
     plmm_status st;
 
-    cli_common_init(&c);
-    cli_parser_init(&p, cmd, argc, argv);
-    while ((r = cli_next(&p, &o, &v)) > 0) {
-        int h = cli_common_opt(&c, cmd, o, v, &code);
-        if (h < 0)
-            goto out;
-        if (h > 0)
-            continue;
-        switch (o->id) {
-        case OPT_PROMPT:
-            prompt_arg = v;
-            break;
-        case OPT_FILE:
-            file_arg = v;
-            break;
-        case OPT_OUTPUT:
+    memset(&pr, 0, sizeof(pr));
+    cli_ctx_init(&x, cmd, argc, argv);
+    x.prompt = &pr;
+    while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0) {
+        if (o->id == OPT_OUTPUT)
             out_path = v;
-            break;
-        }
     }
     if (r < 0)
         goto out;
-    if ((prompt_arg == NULL) == (file_arg == NULL)) {
-        code = cli_usage_error(cmd, prompt_arg == NULL ? "a prompt is required (-p or -f)"
-                                                       : "give either -p or -f, not both");
+    code = cli_prompt_args(cmd, &pr, "prompt");
+    if (code != CLI_EXIT_OK)
         goto out;
-    }
     if (out_path == NULL || out_path[0] == '\0') {
         code = cli_usage_error(cmd, "an output file is required (-o FILE)");
         goto out;
     }
-    code = cli_prompt_text(prompt_arg, file_arg, false, &text, &text_len, &owned_text);
+    code = cli_open_prompt(&x, &pr, false, PLMM_TOKENIZE_ADD_SPECIAL);
     if (code != CLI_EXIT_OK)
         goto out;
-    code = cli_open_model(&c, &engine, &model);
+    code = cli_describe_model(x.model, &desc);
     if (code != CLI_EXIT_OK)
         goto out;
-    memset(&desc, 0, sizeof(desc));
-    desc.struct_size = sizeof(desc);
-    if ((st = plmm_model_describe(model, &desc)) != PLMM_OK) {
+    code = cli_open_session(&x);
+    if (code != CLI_EXIT_OK)
+        goto out;
+    if ((st = plmm_session_eval(x.session, pr.ids, pr.n_ids, PLMM_EVAL_ALL_LOGITS)) != PLMM_OK) {
         code = cli_api_error(st);
         goto out;
     }
-    code = cli_tokenize(model, text, text_len, PLMM_TOKENIZE_ADD_SPECIAL, &ids, &n_ids);
-    if (code != CLI_EXIT_OK)
-        goto out;
-    if (n_ids == 0) {
-        code = cli_error("the prompt has no tokens");
-        goto out;
-    }
-    if ((st = plmm_session_create(model, NULL, &session)) != PLMM_OK ||
-        (st = plmm_session_eval(session, ids, n_ids, PLMM_EVAL_ALL_LOGITS)) != PLMM_OK) {
-        code = cli_api_error(st);
-        goto out;
-    }
-    code = write_logits(session, out_path, n_ids, desc.n_vocab);
+    code = write_logits(x.session, out_path, pr.n_ids, desc.n_vocab);
     if (code == CLI_EXIT_OK)
-        fprintf(stderr, "n_tokens %zu n_vocab %u\n", n_ids, (unsigned)desc.n_vocab);
+        fprintf(stderr, "n_tokens %zu n_vocab %u\n", pr.n_ids, (unsigned)desc.n_vocab);
 out:
-    plmm_session_free(session);
-    plmm_model_free(model);
-    plmm_engine_close(engine);
-    free(ids);
-    free(owned_text);
-    cli_common_free(&c);
+    cli_prompt_free(&pr);
+    cli_ctx_close(&x);
     return code;
 }

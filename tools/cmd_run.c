@@ -9,15 +9,7 @@
 #include <string.h>
 
 enum {
-    OPT_PROMPT = OPT_COMMON_END,
-    OPT_FILE,
-    OPT_N_PREDICT,
-    OPT_TEMP,
-    OPT_TOP_K,
-    OPT_TOP_P,
-    OPT_MIN_P,
-    OPT_REPEAT_PENALTY,
-    OPT_SEED,
+    OPT_N_PREDICT = OPT_CMD_START,
     OPT_IDS,
 };
 
@@ -76,71 +68,30 @@ static double rate(uint64_t n, double ms)
     return ms > 0 ? (double)n * 1000.0 / ms : 0.0;
 }
 
-/* Sampling options given on the command line (others keep the defaults). */
-typedef struct sampling_flags {
-    plmm_sampling s;
-    bool temp, top_k, top_p, min_p, repeat_penalty, seed;
-} sampling_flags;
-
 int cmd_run(int argc, char **argv)
 {
     const cli_command *cmd = &cmd_run_desc;
-    cli_common c;
-    cli_parser p;
+    cli_ctx x;
     const cli_opt *o;
     const char *v;
-    const char *prompt_arg = NULL, *file_arg = NULL;
-    int64_t n_predict = 128, n;
-    sampling_flags sf;
+    cli_prompt pr;
+    int64_t n_predict = 128;
+    cli_sampling sf;
     bool print_ids = false;
     int r, code = CLI_EXIT_USAGE;
-    const char *text = NULL;
-    size_t text_len = 0, n_ids = 0, n_gen = 0;
-    char *owned_text = NULL;
-    int32_t *ids = NULL;
-    plmm_engine *engine = NULL;
-    plmm_model *model = NULL;
-    plmm_session *session = NULL;
+    size_t n_gen = 0;
     plmm_status st;
 
+    memset(&pr, 0, sizeof(pr));
     memset(&sf, 0, sizeof(sf));
-    cli_common_init(&c);
-    cli_parser_init(&p, cmd, argc, argv);
-    while ((r = cli_next(&p, &o, &v)) > 0) {
-        int h = cli_common_opt(&c, cmd, o, v, &code);
-        if (h < 0)
-            goto out;
-        if (h > 0)
-            continue;
+    cli_ctx_init(&x, cmd, argc, argv);
+    x.prompt = &pr;
+    x.sampling = &sf;
+    while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0) {
         bool ok = true;
         switch (o->id) {
-        case OPT_PROMPT:
-            prompt_arg = v;
-            break;
-        case OPT_FILE:
-            file_arg = v;
-            break;
         case OPT_N_PREDICT:
             ok = cli_parse_i64(cmd, o, v, -1, INT32_MAX, &n_predict);
-            break;
-        case OPT_TEMP:
-            ok = sf.temp = cli_parse_float(cmd, o, v, &sf.s.temperature);
-            break;
-        case OPT_TOP_K:
-            ok = sf.top_k = cli_parse_i64(cmd, o, v, 0, INT32_MAX, &n);
-            sf.s.top_k = (int32_t)n;
-            break;
-        case OPT_TOP_P:
-            ok = sf.top_p = cli_parse_float(cmd, o, v, &sf.s.top_p);
-            break;
-        case OPT_MIN_P:
-            ok = sf.min_p = cli_parse_float(cmd, o, v, &sf.s.min_p);
-            break;
-        case OPT_REPEAT_PENALTY:
-            ok = sf.repeat_penalty = cli_parse_float(cmd, o, v, &sf.s.repeat_penalty);
-            break;
-        case OPT_SEED:
-            ok = sf.seed = cli_parse_u64(cmd, o, v, &sf.s.seed);
             break;
         case OPT_IDS:
             print_ids = true;
@@ -151,52 +102,23 @@ int cmd_run(int argc, char **argv)
     }
     if (r < 0)
         goto out;
-    if ((prompt_arg == NULL) == (file_arg == NULL)) {
-        code = cli_usage_error(cmd, prompt_arg == NULL ? "a prompt is required (-p or -f)"
-                                                       : "give either -p or -f, not both");
+    code = cli_prompt_args(cmd, &pr, "prompt");
+    if (code != CLI_EXIT_OK)
         goto out;
-    }
 
-    code = cli_prompt_text(prompt_arg, file_arg, false, &text, &text_len, &owned_text);
+    code = cli_open_prompt(&x, &pr, false, PLMM_TOKENIZE_ADD_SPECIAL);
     if (code != CLI_EXIT_OK)
         goto out;
-    code = cli_open_model(&c, &engine, &model);
+    code = cli_open_session(&x);
     if (code != CLI_EXIT_OK)
         goto out;
-    code = cli_tokenize(model, text, text_len, PLMM_TOKENIZE_ADD_SPECIAL, &ids, &n_ids);
+    code = cli_set_sampling(&x, &sf);
     if (code != CLI_EXIT_OK)
         goto out;
-    if (n_ids == 0) {
-        code = cli_error("the prompt has no tokens");
-        goto out;
-    }
-    if ((st = plmm_session_create(model, NULL, &session)) != PLMM_OK) {
-        code = cli_api_error(st);
-        goto out;
-    }
-
-    plmm_sampling smp;
-    plmm_sampling_defaults(engine, &smp);
-    smp.struct_size = sizeof(smp);
-    if (sf.temp)
-        smp.temperature = sf.s.temperature;
-    if (sf.top_k)
-        smp.top_k = sf.s.top_k;
-    if (sf.top_p)
-        smp.top_p = sf.s.top_p;
-    if (sf.min_p)
-        smp.min_p = sf.s.min_p;
-    if (sf.repeat_penalty)
-        smp.repeat_penalty = sf.s.repeat_penalty;
-    if (sf.seed)
-        smp.seed = sf.s.seed;
-    if ((st = plmm_session_set_sampling(session, &smp)) != PLMM_OK) {
-        code = cli_api_error(st);
-        goto out;
-    }
 
     stream_state ss = {.ids = print_ids};
-    st = plmm_session_generate(session, ids, n_ids, (int32_t)n_predict, on_token, &ss, &n_gen);
+    st = plmm_session_generate(x.session, pr.ids, pr.n_ids, (int32_t)n_predict, on_token, &ss,
+                               &n_gen);
     if (ss.count > 0 || print_ids)
         fputc('\n', stdout);
     if (ss.write_failed || fflush(stdout) != 0) {
@@ -211,7 +133,7 @@ int cmd_run(int argc, char **argv)
     plmm_timings t;
     memset(&t, 0, sizeof(t));
     t.struct_size = sizeof(t);
-    if ((st = plmm_session_timings(session, &t)) != PLMM_OK) {
+    if ((st = plmm_session_timings(x.session, &t)) != PLMM_OK) {
         code = cli_api_error(st);
         goto out;
     }
@@ -220,11 +142,7 @@ int cmd_run(int argc, char **argv)
             (unsigned long long)t.n_decode, rate(t.n_decode, t.decode_ms));
     code = CLI_EXIT_OK;
 out:
-    plmm_session_free(session);
-    plmm_model_free(model);
-    plmm_engine_close(engine);
-    free(ids);
-    free(owned_text);
-    cli_common_free(&c);
+    cli_prompt_free(&pr);
+    cli_ctx_close(&x);
     return code;
 }

@@ -8,9 +8,7 @@
 #include <string.h>
 
 enum {
-    OPT_PROMPT = OPT_COMMON_END,
-    OPT_FILE,
-    OPT_IDS,
+    OPT_IDS = OPT_CMD_START,
     OPT_NO_SPECIAL,
     OPT_PARSE_SPECIAL,
 };
@@ -59,38 +57,21 @@ static int print_piece_line(const plmm_model *model, int32_t id, char **buf, siz
 int cmd_tokenize(int argc, char **argv)
 {
     const cli_command *cmd = &cmd_tokenize_desc;
-    cli_common c;
-    cli_parser p;
+    cli_ctx x;
     const cli_opt *o;
     const char *v;
-    const char *prompt_arg = NULL, *file_arg = NULL;
+    cli_prompt pr;
     bool only_ids = false;
     uint32_t flags = PLMM_TOKENIZE_ADD_SPECIAL;
     int r, code = CLI_EXIT_USAGE;
-    const char *text = NULL;
-    size_t text_len = 0, n_ids = 0;
-    char *owned_text = NULL;
-    int32_t *ids = NULL;
     char *piece = NULL;
     size_t piece_cap = 64;
-    plmm_engine *engine = NULL;
-    plmm_model *model = NULL;
 
-    cli_common_init(&c);
-    cli_parser_init(&p, cmd, argc, argv);
-    while ((r = cli_next(&p, &o, &v)) > 0) {
-        int h = cli_common_opt(&c, cmd, o, v, &code);
-        if (h < 0)
-            goto out;
-        if (h > 0)
-            continue;
+    memset(&pr, 0, sizeof(pr));
+    cli_ctx_init(&x, cmd, argc, argv);
+    x.prompt = &pr;
+    while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0) {
         switch (o->id) {
-        case OPT_PROMPT:
-            prompt_arg = v;
-            break;
-        case OPT_FILE:
-            file_arg = v;
-            break;
         case OPT_IDS:
             only_ids = true;
             break;
@@ -104,25 +85,17 @@ int cmd_tokenize(int argc, char **argv)
     }
     if (r < 0)
         goto out;
-    if ((prompt_arg == NULL) == (file_arg == NULL)) {
-        code = cli_usage_error(cmd, prompt_arg == NULL ? "a text is required (-p or -f)"
-                                                       : "give either -p or -f, not both");
-        goto out;
-    }
-    code = cli_prompt_text(prompt_arg, file_arg, true, &text, &text_len, &owned_text);
+    code = cli_prompt_args(cmd, &pr, "text");
     if (code != CLI_EXIT_OK)
         goto out;
-    code = cli_open_model(&c, &engine, &model);
-    if (code != CLI_EXIT_OK)
-        goto out;
-    code = cli_tokenize(model, text, text_len, flags, &ids, &n_ids);
+    code = cli_open_prompt(&x, &pr, true, flags);
     if (code != CLI_EXIT_OK)
         goto out;
 
     if (only_ids) {
         putchar('[');
-        for (size_t i = 0; i < n_ids; i++)
-            printf(i > 0 ? ", %d" : "%d", (int)ids[i]);
+        for (size_t i = 0; i < pr.n_ids; i++)
+            printf(i > 0 ? ", %d" : "%d", (int)pr.ids[i]);
         puts("]");
     } else {
         piece = malloc(piece_cap);
@@ -130,19 +103,16 @@ int cmd_tokenize(int argc, char **argv)
             code = cli_error("out of memory");
             goto out;
         }
-        for (size_t i = 0; i < n_ids && code == CLI_EXIT_OK; i++)
-            code = print_piece_line(model, ids[i], &piece, &piece_cap);
+        for (size_t i = 0; i < pr.n_ids && code == CLI_EXIT_OK; i++)
+            code = print_piece_line(x.model, pr.ids[i], &piece, &piece_cap);
         if (code != CLI_EXIT_OK)
             goto out;
     }
     if (fflush(stdout) != 0 || ferror(stdout))
         code = cli_error("cannot write to stdout");
 out:
-    plmm_model_free(model);
-    plmm_engine_close(engine);
     free(piece);
-    free(ids);
-    free(owned_text);
-    cli_common_free(&c);
+    cli_prompt_free(&pr);
+    cli_ctx_close(&x);
     return code;
 }

@@ -211,6 +211,90 @@ int cli_common_opt(cli_common *c, const cli_command *cmd, const cli_opt *o, cons
     return 1;
 }
 
+/* ---- command context ---- */
+
+void cli_ctx_init(cli_ctx *x, const cli_command *cmd, int argc, char **argv)
+{
+    memset(x, 0, sizeof(*x));
+    cli_parser_init(&x->parser, cmd, argc, argv);
+    cli_common_init(&x->common);
+}
+
+/* A sampling option into *sf: 1 if handled, 0 if o is not one, -1 after a
+ * usage error. */
+static int sampling_opt(cli_sampling *sf, const cli_command *cmd, const cli_opt *o, const char *val)
+{
+    int64_t n;
+    bool ok;
+    switch (o->id) {
+    case OPT_TEMP:
+        ok = sf->temp = cli_parse_float(cmd, o, val, &sf->s.temperature);
+        break;
+    case OPT_TOP_K:
+        ok = sf->top_k = cli_parse_i64(cmd, o, val, 0, INT32_MAX, &n);
+        if (ok)
+            sf->s.top_k = (int32_t)n;
+        break;
+    case OPT_TOP_P:
+        ok = sf->top_p = cli_parse_float(cmd, o, val, &sf->s.top_p);
+        break;
+    case OPT_MIN_P:
+        ok = sf->min_p = cli_parse_float(cmd, o, val, &sf->s.min_p);
+        break;
+    case OPT_REPEAT_PENALTY:
+        ok = sf->repeat_penalty = cli_parse_float(cmd, o, val, &sf->s.repeat_penalty);
+        break;
+    case OPT_SEED:
+        ok = sf->seed = cli_parse_u64(cmd, o, val, &sf->s.seed);
+        break;
+    default:
+        return 0;
+    }
+    return ok ? 1 : -1;
+}
+
+/* A shared option into x->prompt or x->sampling: like sampling_opt(). */
+static int shared_opt(cli_ctx *x, const cli_opt *o, const char *val)
+{
+    if (x->prompt != NULL && o->id == OPT_PROMPT) {
+        x->prompt->p_arg = val;
+        return 1;
+    }
+    if (x->prompt != NULL && o->id == OPT_FILE) {
+        x->prompt->f_arg = val;
+        return 1;
+    }
+    return x->sampling != NULL ? sampling_opt(x->sampling, x->parser.cmd, o, val) : 0;
+}
+
+int cli_ctx_next(cli_ctx *x, const cli_opt **opt, const char **val, int *code)
+{
+    int r;
+    while ((r = cli_next(&x->parser, opt, val)) > 0) {
+        int h = cli_common_opt(&x->common, x->parser.cmd, *opt, *val, code);
+        if (h == 0)
+            h = shared_opt(x, *opt, *val);
+        if (h < 0)
+            return -1;
+        if (h == 0)
+            return 1;
+    }
+    if (r < 0)
+        *code = CLI_EXIT_USAGE;
+    return r;
+}
+
+void cli_ctx_close(cli_ctx *x)
+{
+    plmm_session_free(x->session);
+    plmm_model_free(x->model);
+    plmm_engine_close(x->engine);
+    cli_common_free(&x->common);
+    x->session = NULL;
+    x->model = NULL;
+    x->engine = NULL;
+}
+
 /* ---- engine setup ---- */
 
 static void log_to_stderr(void *user, int level, const char *msg)
@@ -221,8 +305,9 @@ static void log_to_stderr(void *user, int level, const char *msg)
     fprintf(stderr, "plmm: %s: %s\n", name, msg);
 }
 
-int cli_open_engine(const cli_common *c, plmm_engine **out)
+int cli_open_engine(cli_ctx *x)
 {
+    const cli_common *c = &x->common;
     plmm_engine_params params;
     memset(&params, 0, sizeof(params));
     params.struct_size = sizeof(params);
@@ -233,25 +318,66 @@ int cli_open_engine(const cli_common *c, plmm_engine **out)
     params.log_user = NULL;
     /* -v: debug; otherwise [engine] log_level decides (default warn). */
     params.log_level = c->verbose > 0 ? PLMM_LOG_DEBUG : -1;
-    *out = NULL;
-    plmm_status st = plmm_engine_open(&params, out);
+    x->engine = NULL;
+    plmm_status st = plmm_engine_open(&params, &x->engine);
     if (st != PLMM_OK)
         return cli_api_error(st);
     return CLI_EXIT_OK;
 }
 
-int cli_open_model(const cli_common *c, plmm_engine **engine, plmm_model **model)
+int cli_open_model(cli_ctx *x)
 {
-    *model = NULL;
-    int code = cli_open_engine(c, engine);
+    x->model = NULL;
+    int code = cli_open_engine(x);
     if (code != CLI_EXIT_OK)
         return code;
-    plmm_status st = plmm_model_load(*engine, c->model_path, model);
+    plmm_status st = plmm_model_load(x->engine, x->common.model_path, &x->model);
     if (st != PLMM_OK) {
         code = cli_api_error(st);
-        plmm_engine_close(*engine);
-        *engine = NULL;
+        plmm_engine_close(x->engine);
+        x->engine = NULL;
         return code;
     }
+    return CLI_EXIT_OK;
+}
+
+int cli_describe_model(const plmm_model *model, plmm_model_desc *desc)
+{
+    memset(desc, 0, sizeof(*desc));
+    desc->struct_size = sizeof(*desc);
+    plmm_status st = plmm_model_describe(model, desc);
+    if (st != PLMM_OK)
+        return cli_api_error(st);
+    return CLI_EXIT_OK;
+}
+
+int cli_open_session(cli_ctx *x)
+{
+    plmm_status st = plmm_session_create(x->model, NULL, &x->session);
+    if (st != PLMM_OK)
+        return cli_api_error(st);
+    return CLI_EXIT_OK;
+}
+
+int cli_set_sampling(cli_ctx *x, const cli_sampling *opts)
+{
+    plmm_sampling smp;
+    plmm_sampling_defaults(x->engine, &smp);
+    smp.struct_size = sizeof(smp);
+    if (opts->temp)
+        smp.temperature = opts->s.temperature;
+    if (opts->top_k)
+        smp.top_k = opts->s.top_k;
+    if (opts->top_p)
+        smp.top_p = opts->s.top_p;
+    if (opts->min_p)
+        smp.min_p = opts->s.min_p;
+    if (opts->repeat_penalty)
+        smp.repeat_penalty = opts->s.repeat_penalty;
+    if (opts->seed)
+        smp.seed = opts->s.seed;
+    plmm_status st = plmm_session_set_sampling(x->session, &smp);
+    if (st != PLMM_OK)
+        return cli_api_error(st);
     return CLI_EXIT_OK;
 }
