@@ -4,16 +4,16 @@
  * (kernels_generic.c, arch/), execution in ops_*.c; this file is the ABI
  * glue and exports the one symbol, plmm_plugin_entry.
  */
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "cpu_kernels.h"
 #include "cpu_ops.h"
 #include "cpu_threads.h"
 #include "plmm/backend.h"
 #include "plmm_sdk.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #ifndef PLMM_VERSION
 #define PLMM_VERSION "0.0.0"
@@ -298,11 +298,15 @@ static uint64_t mem_available(void)
 static uint32_t simd_lanes(cpu_isa isa)
 {
     switch (isa) {
-    case CPU_ISA_AVX2: return 8;
-    case CPU_ISA_AVX512: return 16;
+    case CPU_ISA_AVX2:
+        return 8;
+    case CPU_ISA_AVX512:
+        return 16;
     case CPU_ISA_NEON:
-    case CPU_ISA_NEON_DOTPROD: return 4;
-    default: return 1;
+    case CPU_ISA_NEON_DOTPROD:
+        return 4;
+    default:
+        return 1;
     }
 }
 
@@ -311,11 +315,11 @@ static plmm_status cpu_device_props(plmm_backend_ctx *ctx, uint32_t index, plmm_
     if (ctx == NULL || out == NULL)
         return PLMM_ERR_INVALID_ARG;
     if (index != 0)
-        return plmm_sdk_error(ctx->host, PLMM_ERR_RANGE, "device %u: the cpu backend has one device",
-                              index);
+        return plmm_sdk_error(ctx->host, PLMM_ERR_RANGE,
+                              "device %u: the cpu backend has one device", index);
     if (out->struct_size < offsetof(plmm_device_props, name))
-        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "device props struct_size %u too small",
-                              out->struct_size);
+        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
+                              "device props struct_size %u too small", out->struct_size);
     plmm_device_props p;
     memset(&p, 0, sizeof(p));
     p.struct_size = out->struct_size;
@@ -345,8 +349,8 @@ static plmm_status cpu_buffer_reqs(plmm_backend_ctx *ctx, uint32_t usage, plmm_b
     if (ctx == NULL || out == NULL)
         return PLMM_ERR_INVALID_ARG;
     if (out->struct_size < offsetof(plmm_buffer_reqs, alignment))
-        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "buffer reqs struct_size %u too small",
-                              out->struct_size);
+        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
+                              "buffer reqs struct_size %u too small", out->struct_size);
     plmm_buffer_reqs r = {.struct_size = out->struct_size,
                           .flags = PLMM_BUFREQ_HOST_VISIBLE | PLMM_BUFREQ_IMPORT_HOST,
                           .alignment = BUFFER_ALIGN,
@@ -365,8 +369,13 @@ static plmm_status new_buffer(plmm_backend_ctx *ctx, char *base, uint64_t size, 
     plmm_buffer *b = host_alloc(ctx->host, sizeof(*b), _Alignof(plmm_buffer));
     if (b == NULL)
         return plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "cannot allocate a buffer handle");
-    *b = (plmm_buffer){.magic = BUFFER_MAGIC, .usage = usage, .ctx = ctx, .base = base,
-                       .size = size, .imported = imported, .next = ctx->buffers};
+    *b = (plmm_buffer){.magic = BUFFER_MAGIC,
+                       .usage = usage,
+                       .ctx = ctx,
+                       .base = base,
+                       .size = size,
+                       .imported = imported,
+                       .next = ctx->buffers};
     if (ctx->buffers != NULL)
         ctx->buffers->prev = b;
     ctx->buffers = b;
@@ -413,7 +422,8 @@ static plmm_status cpu_buffer_map(plmm_backend_ctx *ctx, plmm_buffer *buf, void 
     if (ctx == NULL || out == NULL)
         return PLMM_ERR_INVALID_ARG;
     if (!our_buffer(ctx, buf))
-        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "buffer does not belong to this context");
+        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
+                              "buffer does not belong to this context");
     *out = buf->base;
     return PLMM_OK;
 }
@@ -423,7 +433,8 @@ static plmm_status check_range(plmm_backend_ctx *ctx, const plmm_buffer *b, uint
                                uint64_t size, const void *host_ptr, uint32_t flags)
 {
     if (!our_buffer(ctx, b))
-        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "buffer does not belong to this context");
+        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
+                              "buffer does not belong to this context");
     if (flags & ~PLMM_COPY_ASYNC)
         return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "unknown copy flags 0x%x", flags);
     if (size > 0 && host_ptr == NULL)
@@ -471,7 +482,8 @@ static plmm_status cpu_buffer_import_host(plmm_backend_ctx *ctx, const void *ptr
     if (ctx == NULL || out == NULL)
         return PLMM_ERR_INVALID_ARG;
     if (ptr == NULL || size == 0)
-        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "import of NULL or empty host memory");
+        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
+                              "import of NULL or empty host memory");
     if (usage & ~known_usage)
         return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "unknown buffer usage 0x%x", usage);
     /* zero-copy: kernels read the host memory in place; it is never written */
@@ -571,8 +583,8 @@ static plmm_status cpu_graph_compute(plmm_backend_ctx *ctx, const plmm_graph *gr
     if (graph->n_nodes == 0)
         return PLMM_OK;
     if (graph->nodes == NULL)
-        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "graph has %u nodes but nodes is NULL",
-                              graph->n_nodes);
+        return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
+                              "graph has %u nodes but nodes is NULL", graph->n_nodes);
     char msg[320];
     plmm_status st;
     pthread_mutex_lock(&ctx->lock);
@@ -600,11 +612,15 @@ static int cpu_score(const plmm_host_api *host)
 {
     /* always usable; better kernels score higher */
     switch (cpu_isa_best(host != NULL ? host->cpu_features : 0)) {
-    case CPU_ISA_AVX512: return 4;
+    case CPU_ISA_AVX512:
+        return 4;
     case CPU_ISA_AVX2:
-    case CPU_ISA_NEON_DOTPROD: return 3;
-    case CPU_ISA_NEON: return 2;
-    default: return 1;
+    case CPU_ISA_NEON_DOTPROD:
+        return 3;
+    case CPU_ISA_NEON:
+        return 2;
+    default:
+        return 1;
     }
 }
 
@@ -621,13 +637,14 @@ static const plmm_option_schema cpu_options[] = {
      .min = 1,
      .max = 0,
      .choices = "auto|scalar|avx2|avx512|neon",
-     .help = "kernel instruction set; auto = the best the CPU supports, scalar = reference kernels"},
+     .help =
+         "kernel instruction set; auto = the best the CPU supports, scalar = reference kernels"},
 };
 
-#define WEIGHT_DTYPES                                                                            \
-    (PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |                           \
-     PLMM_DTYPE_BIT(PLMM_DTYPE_BF16) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q8_0) |                         \
-     PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_0) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_K) |                         \
+#define WEIGHT_DTYPES                                                                              \
+    (PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |                             \
+     PLMM_DTYPE_BIT(PLMM_DTYPE_BF16) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q8_0) |                           \
+     PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_0) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_K) |                           \
      PLMM_DTYPE_BIT(PLMM_DTYPE_Q6_K))
 #define F32_ONLY PLMM_DTYPE_BIT(PLMM_DTYPE_F32)
 #define STRIDED PLMM_CAP_NONCONTIG

@@ -9,10 +9,10 @@
 #ifndef PLMM_CPU_BLOCKS_H
 #define PLMM_CPU_BLOCKS_H
 
+#include "plmm/types.h"
+
 #include <stdint.h>
 #include <string.h>
-
-#include "plmm/types.h"
 
 #define QK8_0 32
 #define QK4_0 32

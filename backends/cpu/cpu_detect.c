@@ -1,8 +1,8 @@
 #include "cpu_detect.h"
 
-#include <unistd.h>
-
 #include "plmm/types.h"
+
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

@@ -7,12 +7,12 @@
 #ifndef PLMM_CPU_KERNELS_H
 #define PLMM_CPU_KERNELS_H
 
+#include "cpu_blocks.h"
+#include "plmm/types.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "cpu_blocks.h"
-#include "plmm/types.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,13 +35,19 @@ typedef enum cpu_isa {
  * dtype) and X row c at (const char *)x + c * xb in the weight's vec-dot
  * format (cpu_vec_dot_type). nr <= max_nr, nc <= max_nc of the entry.
  */
-typedef void (*cpu_gemm_fn)(int64_t k, const void *w, size_t wb, const void *x, size_t xb,
-                            float *y, size_t ys, int nr, int nc);
+typedef void (*cpu_gemm_fn)(int64_t k, const void *w, size_t wb, const void *x, size_t xb, float *y,
+                            size_t ys, int nr, int nc);
 
 typedef struct cpu_gemm {
     cpu_gemm_fn fn; /* NULL: dtype not supported as a weight */
     int max_nr;
     int max_nc;
+    int m1_nr; /* weight rows per call when there is one activation row (decode) */
+    /* nonzero: rows come in groups of group_nr (an 8-row kernel) only when
+     * N % group_nr == 0, as the reference runtime interleaves such matrices
+     * only; otherwise at most 4 rows per call (1 for decode), whose numerics
+     * are those of its plain layout */
+    int group_nr;
 } cpu_gemm;
 
 typedef struct cpu_kern {
@@ -98,7 +104,14 @@ bool cpu_kern_init(cpu_kern *k, cpu_isa isa);
 
 /* The format activations take for a weight dtype's dot product. */
 uint32_t cpu_vec_dot_type(uint32_t wtype);
-/* Bytes of one activation row of k elements in the vec-dot format of wtype. */
+/*
+ * Bytes of one activation row of k elements in the vec-dot format of wtype.
+ * Q8_0 rows hold k/32 blocks, then (at cpu_q8_0_offsets_at(k), 4-aligned)
+ * one int32 per block: 8 * the sum of its quants, which the Q4_0 kernels
+ * subtract instead of removing the +8 offset of every 4-bit quant; then
+ * one float per block: its scale d as a float.
+ */
+size_t cpu_q8_0_offsets_at(int64_t k);
 size_t cpu_vec_dot_row_bytes(uint32_t wtype, int64_t k);
 /* Convert one activation row (k floats) to the vec-dot format of wtype. */
 void cpu_vec_dot_convert(const cpu_kern *kern, uint32_t wtype, const float *x, void *y, int64_t k);

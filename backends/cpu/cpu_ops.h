@@ -7,11 +7,11 @@
 #ifndef PLMM_CPU_OPS_H
 #define PLMM_CPU_OPS_H
 
-#include <stdatomic.h>
-
 #include "cpu_kernels.h"
 #include "cpu_threads.h"
 #include "plmm/types.h"
+
+#include <stdatomic.h>
 
 /* A node with the host addresses of its tensors resolved. */
 typedef struct cpu_task {
@@ -31,8 +31,8 @@ typedef struct cpu_runner {
     /* state of the run in progress */
     const cpu_task *tasks;
     uint32_t n_tasks;
-    atomic_int status;     /* first error of the run, PLMM_OK otherwise */
-    atomic_int chunk[2];   /* work counters, alternating between nodes */
+    atomic_int status;   /* first error of the run, PLMM_OK otherwise */
+    atomic_int chunk[2]; /* work counters, alternating between nodes */
     char errmsg[256];
 } cpu_runner;
 

@@ -25,8 +25,8 @@ struct cpu_pool {
     worker *workers;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;     /* bumped for every job (and for stop) */
-    atomic_int pending;  /* workers still in the current job */
+    atomic_uint gen;    /* bumped for every job (and for stop) */
+    atomic_int pending; /* workers still in the current job */
     atomic_bool stop;
     cpu_job_fn fn;
     void *arg;

@@ -16,16 +16,11 @@
 
 /* ---- activation quantization ---- */
 
-/* Round half away from zero, clamped to the int8 range a quant may take. */
-static int8_t q8_round(float v)
-{
-    v = roundf(v);
-    v = fmaxf(v, -127.0f); /* also maps NaN to -127 */
-    v = fminf(v, 127.0f);
-    return (int8_t)v;
-}
-
-/* x (k) -> Q8_0 blocks: d = amax / 127, q = round(x / d) */
+/* x (k) -> Q8_0 blocks: d = amax / 127 (stored as f16), q = x * (127 / amax)
+ * rounded to nearest even: the formula of the x86 SIMD quantizer of GGUF's
+ * reference runtime, which produced the golden logits (its scalar
+ * fallback, x / d rounded half away from zero, differs in rare ties and
+ * last-bit cases). The clamp also maps NaN to -127. */
 void cpu_ref_quant_q8_0(const float *x, block_q8_0 *y, int64_t k)
 {
     for (int64_t b = 0; b < k / QK8_0; b++) {
@@ -34,10 +29,14 @@ void cpu_ref_quant_q8_0(const float *x, block_q8_0 *y, int64_t k)
         for (int j = 0; j < QK8_0; j++)
             amax = fmaxf(amax, fabsf(xb[j]));
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[b].d = cpu_f32_to_f16(d);
-        for (int j = 0; j < QK8_0; j++)
-            y[b].qs[j] = q8_round(xb[j] * id);
+        for (int j = 0; j < QK8_0; j++) {
+            float v = nearbyintf(xb[j] * id);
+            v = fmaxf(v, -127.0f);
+            v = fminf(v, 127.0f);
+            y[b].qs[j] = (int8_t)v;
+        }
     }
 }
 
@@ -166,10 +165,22 @@ static int q6k_quant(const block_q6_K *b, int i)
     const int group = l / 32, pos = l % 32;
     int lo, hi;
     switch (group) {
-    case 0: lo = ql[pos] & 0xf; hi = (qh[pos] >> 0) & 3; break;
-    case 1: lo = ql[pos + 32] & 0xf; hi = (qh[pos] >> 2) & 3; break;
-    case 2: lo = ql[pos] >> 4; hi = (qh[pos] >> 4) & 3; break;
-    default: lo = ql[pos + 32] >> 4; hi = (qh[pos] >> 6) & 3; break;
+    case 0:
+        lo = ql[pos] & 0xf;
+        hi = (qh[pos] >> 0) & 3;
+        break;
+    case 1:
+        lo = ql[pos + 32] & 0xf;
+        hi = (qh[pos] >> 2) & 3;
+        break;
+    case 2:
+        lo = ql[pos] >> 4;
+        hi = (qh[pos] >> 4) & 3;
+        break;
+    default:
+        lo = ql[pos + 32] >> 4;
+        hi = (qh[pos] >> 6) & 3;
+        break;
     }
     return (lo | (hi << 4)) - 32;
 }
@@ -292,25 +303,33 @@ static float dot_q6_k(int64_t k, const block_q6_K *w, const block_q8_K *x)
 float cpu_ref_vec_dot(uint32_t wtype, int64_t k, const void *w, const void *x)
 {
     switch (wtype) {
-    case PLMM_DTYPE_F32: return dot_f32(k, w, x);
-    case PLMM_DTYPE_F16: return dot_f16(k, w, x);
-    case PLMM_DTYPE_BF16: return dot_bf16(k, w, x);
-    case PLMM_DTYPE_Q8_0: return dot_q8_0(k, w, x);
-    case PLMM_DTYPE_Q4_0: return dot_q4_0(k, w, x);
-    case PLMM_DTYPE_Q4_K: return dot_q4_k(k, w, x);
-    case PLMM_DTYPE_Q6_K: return dot_q6_k(k, w, x);
-    default: return 0.0f;
+    case PLMM_DTYPE_F32:
+        return dot_f32(k, w, x);
+    case PLMM_DTYPE_F16:
+        return dot_f16(k, w, x);
+    case PLMM_DTYPE_BF16:
+        return dot_bf16(k, w, x);
+    case PLMM_DTYPE_Q8_0:
+        return dot_q8_0(k, w, x);
+    case PLMM_DTYPE_Q4_0:
+        return dot_q4_0(k, w, x);
+    case PLMM_DTYPE_Q4_K:
+        return dot_q4_k(k, w, x);
+    case PLMM_DTYPE_Q6_K:
+        return dot_q6_k(k, w, x);
+    default:
+        return 0.0f;
     }
 }
 
 /* Every (r, c) of the tile as one reference dot product. */
-#define DEFINE_REF_GEMM(NAME, WTYPE)                                                         \
-    static void NAME(int64_t k, const void *w, size_t wb, const void *x, size_t xb, float *y, \
-                     size_t ys, int nr, int nc)                                            \
-    {                                                                                      \
-        for (int c = 0; c < nc; c++)                                                       \
-            for (int r = 0; r < nr; r++)                                                   \
-                y[(size_t)c * ys + (size_t)r] = cpu_ref_vec_dot(                           \
+#define DEFINE_REF_GEMM(NAME, WTYPE)                                                               \
+    static void NAME(int64_t k, const void *w, size_t wb, const void *x, size_t xb, float *y,      \
+                     size_t ys, int nr, int nc)                                                    \
+    {                                                                                              \
+        for (int c = 0; c < nc; c++)                                                               \
+            for (int r = 0; r < nr; r++)                                                           \
+                y[(size_t)c * ys + (size_t)r] = cpu_ref_vec_dot(                                   \
                     WTYPE, k, (const char *)w + (size_t)r * wb, (const char *)x + (size_t)c * xb); \
     }
 
@@ -431,40 +450,82 @@ static void ref_axpy_f16(float *y, float a, const uint16_t *x, int64_t n)
 uint32_t cpu_vec_dot_type(uint32_t wtype)
 {
     switch (wtype) {
-    case PLMM_DTYPE_Q8_0: case PLMM_DTYPE_Q4_0: return PLMM_DTYPE_Q8_0;
-    case PLMM_DTYPE_Q4_K: case PLMM_DTYPE_Q6_K: return PLMM_DTYPE_Q8_K;
-    default: return wtype;
+    case PLMM_DTYPE_Q8_0:
+    case PLMM_DTYPE_Q4_0:
+        return PLMM_DTYPE_Q8_0;
+    case PLMM_DTYPE_Q4_K:
+    case PLMM_DTYPE_Q6_K:
+        return PLMM_DTYPE_Q8_K;
+    default:
+        return wtype;
     }
 }
 
 bool cpu_weight_type_ok(uint32_t wtype)
 {
     switch (wtype) {
-    case PLMM_DTYPE_F32: case PLMM_DTYPE_F16: case PLMM_DTYPE_BF16: case PLMM_DTYPE_Q8_0:
-    case PLMM_DTYPE_Q4_0: case PLMM_DTYPE_Q4_K: case PLMM_DTYPE_Q6_K:
+    case PLMM_DTYPE_F32:
+    case PLMM_DTYPE_F16:
+    case PLMM_DTYPE_BF16:
+    case PLMM_DTYPE_Q8_0:
+    case PLMM_DTYPE_Q4_0:
+    case PLMM_DTYPE_Q4_K:
+    case PLMM_DTYPE_Q6_K:
         return true;
     default:
         return false;
     }
 }
 
+size_t cpu_q8_0_offsets_at(int64_t k)
+{
+    return ((size_t)(k / QK8_0) * sizeof(block_q8_0) + 3) / 4 * 4;
+}
+
 size_t cpu_vec_dot_row_bytes(uint32_t wtype, int64_t k)
 {
     switch (cpu_vec_dot_type(wtype)) {
-    case PLMM_DTYPE_Q8_0: return (size_t)(k / QK8_0) * sizeof(block_q8_0);
-    case PLMM_DTYPE_Q8_K: return (size_t)(k / QK_K) * sizeof(block_q8_K);
-    default: return (size_t)k * sizeof(float); /* f32 values (f16/bf16-rounded) */
+    case PLMM_DTYPE_Q8_0:
+        return cpu_q8_0_offsets_at(k) + (size_t)(k / QK8_0) * 2 * sizeof(int32_t);
+    case PLMM_DTYPE_Q8_K:
+        return (size_t)(k / QK_K) * sizeof(block_q8_K);
+    default:
+        return (size_t)k * sizeof(float); /* f32 values (f16/bf16-rounded) */
     }
 }
 
 void cpu_vec_dot_convert(const cpu_kern *kern, uint32_t wtype, const float *x, void *y, int64_t k)
 {
     switch (wtype) {
-    case PLMM_DTYPE_Q8_0: case PLMM_DTYPE_Q4_0: kern->quant_q8_0(x, y, k); break;
-    case PLMM_DTYPE_Q4_K: case PLMM_DTYPE_Q6_K: kern->quant_q8_k(x, y, k); break;
-    case PLMM_DTYPE_F16: kern->round_f16(x, y, k); break;
-    case PLMM_DTYPE_BF16: kern->round_bf16(x, y, k); break;
-    default: memmove(y, x, (size_t)k * sizeof(float)); break;
+    case PLMM_DTYPE_Q8_0:
+    case PLMM_DTYPE_Q4_0: {
+        block_q8_0 *blk = y;
+        const int64_t nb = k / QK8_0;
+        int32_t *off = (int32_t *)(void *)((char *)y + cpu_q8_0_offsets_at(k));
+        float *dx = (float *)(void *)(off + nb);
+        kern->quant_q8_0(x, blk, k);
+        for (int64_t b = 0; b < nb; b++) {
+            int32_t s = 0;
+            for (int j = 0; j < QK8_0; j++)
+                s += blk[b].qs[j];
+            off[b] = 8 * s;
+            dx[b] = cpu_f16_to_f32(blk[b].d);
+        }
+        break;
+    }
+    case PLMM_DTYPE_Q4_K:
+    case PLMM_DTYPE_Q6_K:
+        kern->quant_q8_k(x, y, k);
+        break;
+    case PLMM_DTYPE_F16:
+        kern->round_f16(x, y, k);
+        break;
+    case PLMM_DTYPE_BF16:
+        kern->round_bf16(x, y, k);
+        break;
+    default:
+        memmove(y, x, (size_t)k * sizeof(float));
+        break;
     }
 }
 
@@ -475,13 +536,13 @@ void cpu_kern_fill_generic(cpu_kern *k)
     memset(k, 0, sizeof(*k));
     k->isa = CPU_ISA_SCALAR;
     k->name = "scalar";
-    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 4};
-    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 4};
-    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 4};
-    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){gemm_q8_0, 4, 4};
-    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){gemm_q4_0, 4, 4};
-    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){gemm_q4_k, 4, 4};
-    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){gemm_q6_k, 4, 4};
+    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 4, 4, 0};
+    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 4, 4, 0};
+    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 4, 4, 0};
+    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){gemm_q8_0, 4, 4, 4, 0};
+    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){gemm_q4_0, 4, 4, 4, 0};
+    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){gemm_q4_k, 4, 4, 4, 0};
+    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){gemm_q6_k, 4, 4, 4, 0};
     k->quant_q8_0 = cpu_ref_quant_q8_0;
     k->quant_q8_k = cpu_ref_quant_q8_k;
     k->round_f16 = ref_round_f16;

@@ -4,12 +4,18 @@
 const char *cpu_isa_name(cpu_isa isa)
 {
     switch (isa) {
-    case CPU_ISA_SCALAR: return "scalar";
-    case CPU_ISA_AVX2: return "avx2";
-    case CPU_ISA_AVX512: return "avx512";
-    case CPU_ISA_NEON: return "neon";
-    case CPU_ISA_NEON_DOTPROD: return "neon+dotprod";
-    default: return "?";
+    case CPU_ISA_SCALAR:
+        return "scalar";
+    case CPU_ISA_AVX2:
+        return "avx2";
+    case CPU_ISA_AVX512:
+        return "avx512";
+    case CPU_ISA_NEON:
+        return "neon";
+    case CPU_ISA_NEON_DOTPROD:
+        return "neon+dotprod";
+    default:
+        return "?";
     }
 }
 
@@ -37,11 +43,16 @@ uint64_t cpu_isa_required(cpu_isa isa)
 {
     const uint64_t avx2 = PLMM_CPU_AVX | PLMM_CPU_AVX2 | PLMM_CPU_FMA | PLMM_CPU_F16C;
     switch (isa) {
-    case CPU_ISA_AVX2: return avx2;
-    case CPU_ISA_AVX512: return avx2 | PLMM_CPU_AVX512F | PLMM_CPU_AVX512BW | PLMM_CPU_AVX512VL;
-    case CPU_ISA_NEON: return PLMM_CPU_NEON;
-    case CPU_ISA_NEON_DOTPROD: return PLMM_CPU_NEON | PLMM_CPU_DOTPROD;
-    default: return 0;
+    case CPU_ISA_AVX2:
+        return avx2;
+    case CPU_ISA_AVX512:
+        return avx2 | PLMM_CPU_AVX512F | PLMM_CPU_AVX512BW | PLMM_CPU_AVX512VL;
+    case CPU_ISA_NEON:
+        return PLMM_CPU_NEON;
+    case CPU_ISA_NEON_DOTPROD:
+        return PLMM_CPU_NEON | PLMM_CPU_DOTPROD;
+    default:
+        return 0;
     }
 }
 

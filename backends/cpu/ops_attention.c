@@ -8,9 +8,9 @@
  * are normalised before the weighted sum, as a softmax followed by a
  * matrix product computes them.
  */
-#include <string.h>
-
 #include "cpu_ops.h"
+
+#include <string.h>
 
 size_t cpu_attention_scratch(const cpu_task *t, int nth)
 {
@@ -46,7 +46,8 @@ void cpu_op_attention(const cpu_exec *e, const cpu_task *t)
         int64_t n_vis = n_kv;
         if (causal && pos0 + tok + 1 < n_kv)
             n_vis = pos0 + tok + 1;
-        const float *qr = (const float *)(t->src[0] + (uint64_t)h * q->nb[1] + (uint64_t)tok * q->nb[2]);
+        const float *qr =
+            (const float *)(t->src[0] + (uint64_t)h * q->nb[1] + (uint64_t)tok * q->nb[2]);
         const char *kbase = t->src[1] + (uint64_t)hk * k->nb[1];
         const char *vbase = t->src[2] + (uint64_t)hk * v->nb[1];
         for (int64_t j = 0; j < n_vis; j++) {

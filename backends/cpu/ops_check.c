@@ -3,12 +3,12 @@
  * shapes, strides and params. Everything a kernel relies on is checked
  * here, so kernels never see a shape they cannot handle.
  */
+#include "cpu_ops.h"
+#include "plmm_sdk.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-
-#include "cpu_ops.h"
-#include "plmm_sdk.h"
 
 /* Bound on each dimension: keeps every element count and byte offset
  * computed from ne/nb far from int64 overflow. */
@@ -162,9 +162,8 @@ static plmm_status check_binary(const plmm_node *nd, char *msg, size_t n)
         return st;
     for (int i = 0; i < PLMM_MAX_DIMS; i++)
         if (nd->src[1]->ne[i] != 1 && nd->src[1]->ne[i] != nd->src[0]->ne[i])
-            return fail(msg, n, PLMM_ERR_INVALID_ARG,
-                        "src1 ne[%d]=%lld does not broadcast to %lld", i,
-                        (long long)nd->src[1]->ne[i], (long long)nd->src[0]->ne[i]);
+            return fail(msg, n, PLMM_ERR_INVALID_ARG, "src1 ne[%d]=%lld does not broadcast to %lld",
+                        i, (long long)nd->src[1]->ne[i], (long long)nd->src[0]->ne[i]);
     return PLMM_OK;
 }
 
@@ -191,9 +190,9 @@ static plmm_status check_mul_mat(const plmm_node *nd, char *msg, size_t n)
                     (long long)d->ne[3], (long long)w->ne[1], (long long)x->ne[1],
                     (long long)x->ne[2], (long long)x->ne[3]);
     if (x->ne[2] % w->ne[2] != 0 || x->ne[3] % w->ne[3] != 0)
-        return fail(msg, n, PLMM_ERR_INVALID_ARG, "src0 batch (%lld,%lld) does not divide (%lld,%lld)",
-                    (long long)w->ne[2], (long long)w->ne[3], (long long)x->ne[2],
-                    (long long)x->ne[3]);
+        return fail(msg, n, PLMM_ERR_INVALID_ARG,
+                    "src0 batch (%lld,%lld) does not divide (%lld,%lld)", (long long)w->ne[2],
+                    (long long)w->ne[3], (long long)x->ne[2], (long long)x->ne[3]);
     return PLMM_OK;
 }
 
@@ -279,10 +278,11 @@ static plmm_status check_attention(const plmm_node *nd, char *msg, size_t n)
         return fail(msg, n, PLMM_ERR_INVALID_ARG, "src0 must be 3-D (head_dim, n_head, n_tokens)");
     if (k->ne[0] != hd || v->ne[0] != hd || k->ne[1] != v->ne[1] || k->ne[2] != v->ne[2] ||
         k->ne[3] != 1 || v->ne[3] != 1)
-        return fail(msg, n, PLMM_ERR_INVALID_ARG,
-                    "K (%lld,%lld,%lld) and V (%lld,%lld,%lld) must be (head_dim=%lld, n_head_kv, n_ctx)",
-                    (long long)k->ne[0], (long long)k->ne[1], (long long)k->ne[2],
-                    (long long)v->ne[0], (long long)v->ne[1], (long long)v->ne[2], (long long)hd);
+        return fail(
+            msg, n, PLMM_ERR_INVALID_ARG,
+            "K (%lld,%lld,%lld) and V (%lld,%lld,%lld) must be (head_dim=%lld, n_head_kv, n_ctx)",
+            (long long)k->ne[0], (long long)k->ne[1], (long long)k->ne[2], (long long)v->ne[0],
+            (long long)v->ne[1], (long long)v->ne[2], (long long)hd);
     if (nh % k->ne[1] != 0)
         return fail(msg, n, PLMM_ERR_INVALID_ARG, "n_head %lld is not a multiple of n_head_kv %lld",
                     (long long)nh, (long long)k->ne[1]);
@@ -292,7 +292,8 @@ static plmm_status check_attention(const plmm_node *nd, char *msg, size_t n)
     if (nd->ip[1] < 0)
         return fail(msg, n, PLMM_ERR_RANGE, "pos0 %d is negative", (int)nd->ip[1]);
     if (nd->ip[2] != 0 && nd->ip[2] != 1)
-        return fail(msg, n, PLMM_ERR_INVALID_ARG, "causal flag %d (0 or 1 expected)", (int)nd->ip[2]);
+        return fail(msg, n, PLMM_ERR_INVALID_ARG, "causal flag %d (0 or 1 expected)",
+                    (int)nd->ip[2]);
     if (!float_ok(nd->fp[0]))
         return fail(msg, n, PLMM_ERR_INVALID_ARG, "scale is not finite");
     return PLMM_OK;
@@ -341,19 +342,30 @@ plmm_status cpu_node_check(const plmm_node *nd, char *msg, size_t n)
     if (nd->dst == NULL)
         return fail(msg, n, PLMM_ERR_INVALID_ARG, "dst is NULL");
     switch (nd->op) {
-    case PLMM_OP_GET_ROWS: return check_get_rows(nd, msg, n);
-    case PLMM_OP_RMS_NORM: return check_rms_norm(nd, msg, n);
+    case PLMM_OP_GET_ROWS:
+        return check_get_rows(nd, msg, n);
+    case PLMM_OP_RMS_NORM:
+        return check_rms_norm(nd, msg, n);
     case PLMM_OP_ADD:
-    case PLMM_OP_MUL: return check_binary(nd, msg, n);
-    case PLMM_OP_MUL_MAT: return check_mul_mat(nd, msg, n);
-    case PLMM_OP_ROPE: return check_rope(nd, msg, n);
-    case PLMM_OP_SOFTMAX: return check_softmax(nd, msg, n);
-    case PLMM_OP_ATTENTION: return check_attention(nd, msg, n);
+    case PLMM_OP_MUL:
+        return check_binary(nd, msg, n);
+    case PLMM_OP_MUL_MAT:
+        return check_mul_mat(nd, msg, n);
+    case PLMM_OP_ROPE:
+        return check_rope(nd, msg, n);
+    case PLMM_OP_SOFTMAX:
+        return check_softmax(nd, msg, n);
+    case PLMM_OP_ATTENTION:
+        return check_attention(nd, msg, n);
     case PLMM_OP_SILU:
-    case PLMM_OP_SCALE: return check_unary(nd, false, msg, n);
-    case PLMM_OP_SWIGLU: return check_unary(nd, true, msg, n);
-    case PLMM_OP_CPY: return check_cpy(nd, msg, n);
-    default: return fail(msg, n, PLMM_ERR_UNSUPPORTED, "op %u not supported", nd->op);
+    case PLMM_OP_SCALE:
+        return check_unary(nd, false, msg, n);
+    case PLMM_OP_SWIGLU:
+        return check_unary(nd, true, msg, n);
+    case PLMM_OP_CPY:
+        return check_cpy(nd, msg, n);
+    default:
+        return fail(msg, n, PLMM_ERR_UNSUPPORTED, "op %u not supported", nd->op);
     }
 }
 
@@ -363,13 +375,22 @@ plmm_status cpu_node_check(const plmm_node *nd, char *msg, size_t n)
 static uint64_t dtype_align(uint32_t t)
 {
     switch (t) {
-    case PLMM_DTYPE_F32: case PLMM_DTYPE_I32: return 4;
-    case PLMM_DTYPE_F16: case PLMM_DTYPE_BF16: return 2;
-    case PLMM_DTYPE_Q8_0: return _Alignof(block_q8_0);
-    case PLMM_DTYPE_Q4_0: return _Alignof(block_q4_0);
-    case PLMM_DTYPE_Q4_K: return _Alignof(block_q4_K);
-    case PLMM_DTYPE_Q6_K: return _Alignof(block_q6_K);
-    default: return 1;
+    case PLMM_DTYPE_F32:
+    case PLMM_DTYPE_I32:
+        return 4;
+    case PLMM_DTYPE_F16:
+    case PLMM_DTYPE_BF16:
+        return 2;
+    case PLMM_DTYPE_Q8_0:
+        return _Alignof(block_q8_0);
+    case PLMM_DTYPE_Q4_0:
+        return _Alignof(block_q4_0);
+    case PLMM_DTYPE_Q4_K:
+        return _Alignof(block_q4_K);
+    case PLMM_DTYPE_Q6_K:
+        return _Alignof(block_q6_K);
+    default:
+        return 1;
     }
 }
 

@@ -3,10 +3,10 @@
  * SCALE, CPY. Each splits its rows evenly over the threads; the numerics
  * of every row come from the kernel table.
  */
+#include "cpu_ops.h"
+
 #include <math.h>
 #include <string.h>
-
-#include "cpu_ops.h"
 
 /* Address of row r (flattened over ne[1..3]) of a tensor based at p. */
 static inline char *row_ptr(const plmm_tensor *t, const char *p, int64_t r)
@@ -160,7 +160,8 @@ typedef struct rope_params {
 /* Pair index at which a rotation of n_ctx_orig / (beta * 2 pi) turns happens. */
 static float yarn_corr_dim(int n_rot, int n_ctx_orig, float beta, float base)
 {
-    return (float)n_rot * logf((float)n_ctx_orig / (beta * 6.28318530717958647692f)) / (2.0f * logf(base));
+    return (float)n_rot * logf((float)n_ctx_orig / (beta * 6.28318530717958647692f)) /
+           (2.0f * logf(base));
 }
 
 /* 1 for pairs below corr[0] (extrapolated), 0 above corr[1] (interpolated). */
@@ -194,8 +195,12 @@ void cpu_op_rope(const cpu_exec *e, const cpu_task *t)
 {
     const plmm_node *nd = t->node;
     const plmm_tensor *x = nd->src[0], *pos = nd->src[1], *d = nd->dst;
-    rope_params p = {.n_rot = nd->ip[0], .mode = nd->ip[1], .freq_base = nd->fp[0],
-                     .freq_scale = nd->fp[1], .ext_factor = nd->fp[2], .attn_factor = nd->fp[3]};
+    rope_params p = {.n_rot = nd->ip[0],
+                     .mode = nd->ip[1],
+                     .freq_base = nd->fp[0],
+                     .freq_scale = nd->fp[1],
+                     .ext_factor = nd->fp[2],
+                     .attn_factor = nd->fp[3]};
     if (p.ext_factor != 0.0f) {
         const int n_ctx_orig = nd->ip[2];
         float lo = floorf(yarn_corr_dim(p.n_rot, n_ctx_orig, nd->fp[4], p.freq_base));
@@ -218,7 +223,8 @@ void cpu_op_rope(const cpu_exec *e, const cpu_task *t)
             rope_cache(&p, (float)pv, ff, cs);
             cached_tok = tok;
         }
-        const float *xr = (const float *)(t->src[0] + (uint64_t)h * x->nb[1] + (uint64_t)tok * x->nb[2]);
+        const float *xr =
+            (const float *)(t->src[0] + (uint64_t)h * x->nb[1] + (uint64_t)tok * x->nb[2]);
         float *yr = (float *)(t->dst + (uint64_t)h * d->nb[1] + (uint64_t)tok * d->nb[2]);
         if (p.mode == 0) {
             for (int i0 = 0; i0 < p.n_rot; i0 += 2) {
@@ -252,9 +258,15 @@ static float load_elem(uint32_t type, const char *p)
     uint16_t h;
     float f;
     switch (type) {
-    case PLMM_DTYPE_F16: memcpy(&h, p, 2); return cpu_f16_to_f32(h);
-    case PLMM_DTYPE_BF16: memcpy(&h, p, 2); return cpu_bf16_to_f32(h);
-    default: memcpy(&f, p, 4); return f;
+    case PLMM_DTYPE_F16:
+        memcpy(&h, p, 2);
+        return cpu_f16_to_f32(h);
+    case PLMM_DTYPE_BF16:
+        memcpy(&h, p, 2);
+        return cpu_bf16_to_f32(h);
+    default:
+        memcpy(&f, p, 4);
+        return f;
     }
 }
 
@@ -262,9 +274,17 @@ static void store_elem(uint32_t type, char *p, float v)
 {
     uint16_t h;
     switch (type) {
-    case PLMM_DTYPE_F16: h = cpu_f32_to_f16(v); memcpy(p, &h, 2); break;
-    case PLMM_DTYPE_BF16: h = cpu_f32_to_bf16(v); memcpy(p, &h, 2); break;
-    default: memcpy(p, &v, 4); break;
+    case PLMM_DTYPE_F16:
+        h = cpu_f32_to_f16(v);
+        memcpy(p, &h, 2);
+        break;
+    case PLMM_DTYPE_BF16:
+        h = cpu_f32_to_bf16(v);
+        memcpy(p, &h, 2);
+        break;
+    default:
+        memcpy(p, &v, 4);
+        break;
     }
 }
 
@@ -294,7 +314,8 @@ void cpu_op_cpy(const cpu_exec *e, const cpu_task *t)
     const plmm_node *nd = t->node;
     const plmm_tensor *s = nd->src[0], *d = nd->dst;
     const uint32_t st = s->dtype, dt = d->dtype;
-    const bool contig = s->nb[0] == plmm_dtype_block_bytes(st) && d->nb[0] == plmm_dtype_block_bytes(dt);
+    const bool contig =
+        s->nb[0] == plmm_dtype_block_bytes(st) && d->nb[0] == plmm_dtype_block_bytes(dt);
     const int64_t n = s->ne[0];
     int64_t r0, r1;
     cpu_split(n_rows(s), e->ith, e->nth, &r0, &r1);

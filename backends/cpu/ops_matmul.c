@@ -13,8 +13,8 @@
 #include "cpu_ops.h"
 
 #define ROW_ALIGN 64
-#define MAX_RB 64   /* weight rows per chunk when M > 1 (L2 working set) */
-#define MAX_CB 64   /* activation rows per chunk */
+#define MAX_RB 64 /* weight rows per chunk when M > 1 (L2 working set) */
+#define MAX_CB 64 /* activation rows per chunk */
 #define CHUNKS_PER_THREAD 4
 
 static size_t padded_row_bytes(const plmm_tensor *w, int64_t k)
@@ -66,7 +66,10 @@ void cpu_op_mul_mat(const cpu_exec *e, const cpu_task *t)
     }
 
     /* 2. chunked tiles */
-    const int nr = g->max_nr, nc = g->max_nc;
+    int nr = M == 1 ? g->m1_nr : g->max_nr;
+    if (g->group_nr != 0 && N % g->group_nr != 0)
+        nr = M == 1 ? 1 : 4;
+    const int nc = g->max_nc;
     int64_t rb;
     if (M > 1) {
         rb = MAX_RB;
@@ -87,7 +90,8 @@ void cpu_op_mul_mat(const cpu_exec *e, const cpu_task *t)
             break;
         const int64_t ib = c / (n_rb * n_cb), ir = (c / n_cb) % n_rb, ic = c % n_cb;
         const int64_t b2 = ib % nb2, b3 = ib / nb2;
-        const char *wbase = t->src[0] + (uint64_t)(b2 / rw2) * w->nb[2] + (uint64_t)(b3 / rw3) * w->nb[3];
+        const char *wbase =
+            t->src[0] + (uint64_t)(b2 / rw2) * w->nb[2] + (uint64_t)(b3 / rw3) * w->nb[3];
         const char *xbase;
         size_t xb;
         if (in_place) {

@@ -4,12 +4,12 @@
  * others at a barrier before the next node, so decode pays one wake-up per
  * graph rather than one per node.
  */
+#include "cpu_ops.h"
+#include "plmm_sdk.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "cpu_ops.h"
-#include "plmm_sdk.h"
 
 #define SCRATCH_ALIGN 64
 
@@ -53,29 +53,52 @@ void cpu_exec_fail(const cpu_exec *e, plmm_status st, const char *fmt, ...)
 size_t cpu_op_scratch(const cpu_task *t, int nth)
 {
     switch (t->node->op) {
-    case PLMM_OP_MUL_MAT: return cpu_mul_mat_scratch(t);
-    case PLMM_OP_ATTENTION: return cpu_attention_scratch(t, nth);
-    case PLMM_OP_ROPE: return cpu_rope_scratch(t, nth);
-    default: return 0;
+    case PLMM_OP_MUL_MAT:
+        return cpu_mul_mat_scratch(t);
+    case PLMM_OP_ATTENTION:
+        return cpu_attention_scratch(t, nth);
+    case PLMM_OP_ROPE:
+        return cpu_rope_scratch(t, nth);
+    default:
+        return 0;
     }
 }
 
 void cpu_op_run(const cpu_exec *e, const cpu_task *t)
 {
     switch (t->node->op) {
-    case PLMM_OP_GET_ROWS: cpu_op_get_rows(e, t); break;
-    case PLMM_OP_RMS_NORM: cpu_op_rms_norm(e, t); break;
+    case PLMM_OP_GET_ROWS:
+        cpu_op_get_rows(e, t);
+        break;
+    case PLMM_OP_RMS_NORM:
+        cpu_op_rms_norm(e, t);
+        break;
     case PLMM_OP_ADD:
-    case PLMM_OP_MUL: cpu_op_binary(e, t); break;
-    case PLMM_OP_MUL_MAT: cpu_op_mul_mat(e, t); break;
-    case PLMM_OP_ROPE: cpu_op_rope(e, t); break;
-    case PLMM_OP_SOFTMAX: cpu_op_softmax(e, t); break;
-    case PLMM_OP_ATTENTION: cpu_op_attention(e, t); break;
+    case PLMM_OP_MUL:
+        cpu_op_binary(e, t);
+        break;
+    case PLMM_OP_MUL_MAT:
+        cpu_op_mul_mat(e, t);
+        break;
+    case PLMM_OP_ROPE:
+        cpu_op_rope(e, t);
+        break;
+    case PLMM_OP_SOFTMAX:
+        cpu_op_softmax(e, t);
+        break;
+    case PLMM_OP_ATTENTION:
+        cpu_op_attention(e, t);
+        break;
     case PLMM_OP_SILU:
     case PLMM_OP_SWIGLU:
-    case PLMM_OP_SCALE: cpu_op_unary(e, t); break;
-    case PLMM_OP_CPY: cpu_op_cpy(e, t); break;
-    default: break;
+    case PLMM_OP_SCALE:
+        cpu_op_unary(e, t);
+        break;
+    case PLMM_OP_CPY:
+        cpu_op_cpy(e, t);
+        break;
+    default:
+        break;
     }
 }
 

@@ -2,21 +2,22 @@
  * MUL_MAT throughput of the CPU backend's kernels, per weight dtype:
  * GFLOP/s (2 N M K per product) and, for M = 1, GB/s of weights streamed.
  *
- *   bench-matmul [-t threads] [-k K] [-n N] [-m M[,M...]] [-i isa] [-d dtype[,...]] [-s seconds] [-c 1]
+ *   bench-matmul [-t threads] [-k K] [-n N] [-m M[,M...]] [-i isa] [-d dtype[,...]] [-s seconds]
+ * [-c 1]
  *
  * Defaults: 2 threads, K = N = 4096, M = 1,64, the best ISA of this CPU,
  * every weight dtype, 1 s per case. Reports the best of repeated runs (the
  * least disturbed by other load on the machine).
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #include "cpu_detect.h"
 #include "cpu_kernels.h"
 #include "cpu_ops.h"
 #include "plmm_sdk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 /* -c: time by process CPU time instead of the wall clock (with -t 1 this
  * removes the time other processes take on a busy machine) */
@@ -33,7 +34,8 @@ static void *balloc(void *ctx, size_t size, size_t align)
 {
     void *p = NULL;
     (void)ctx;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) == 0 ? p : NULL;
+    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size) == 0 ? p
+                                                                                          : NULL;
 }
 
 static void bfree(void *ctx, void *p)
@@ -124,11 +126,13 @@ int main(int argc, char **argv)
             secs = atof(v);
         } else if (strcmp(o, "-m") == 0) {
             n_ms = 0;
-            for (char *tok = strtok((char *)v, ","); tok != NULL && n_ms < 16; tok = strtok(NULL, ","))
+            for (char *tok = strtok((char *)v, ","); tok != NULL && n_ms < 16;
+                 tok = strtok(NULL, ","))
                 ms[n_ms++] = atoll(tok);
         } else if (strcmp(o, "-d") == 0) {
             n_dt = 0;
-            for (char *tok = strtok((char *)v, ","); tok != NULL && n_dt < 16; tok = strtok(NULL, ",")) {
+            for (char *tok = strtok((char *)v, ","); tok != NULL && n_dt < 16;
+                 tok = strtok(NULL, ",")) {
                 uint32_t t = parse_dtype(tok);
                 if (t == PLMM_DTYPE_COUNT) {
                     fprintf(stderr, "unknown dtype '%s'\n", tok);
@@ -148,7 +152,9 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [-t threads] [-k K] [-n N] [-m M,...] [-i isa] [-d dtype,...] [-s seconds] [-c 1]\n",
+            fprintf(stderr,
+                    "usage: %s [-t threads] [-k K] [-n N] [-m M,...] [-i isa] [-d dtype,...] [-s "
+                    "seconds] [-c 1]\n",
                     argv[0]);
             return 2;
         }
@@ -191,7 +197,8 @@ int main(int argc, char **argv)
             plmm_tensor_set_dense_strides(&tx);
             plmm_tensor_set_dense_strides(&ty);
             plmm_node nd = {.op = PLMM_OP_MUL_MAT, .dst = &ty, .src = {&tw, &tx}};
-            cpu_task task = {.node = &nd, .dst = (char *)y, .src = {(const char *)w, (const char *)x}};
+            cpu_task task = {
+                .node = &nd, .dst = (char *)y, .src = {(const char *)w, (const char *)x}};
             char msg[256];
             if (cpu_node_check(&nd, msg, sizeof(msg)) != PLMM_OK) {
                 fprintf(stderr, "%s\n", msg);

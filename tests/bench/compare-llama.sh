@@ -5,26 +5,30 @@
 #
 # usage: tests/bench/compare-llama.sh --plmm PLMM --llama-bench LLAMA_BENCH
 #            [--threads 2] [--prompt 128] [--gen 64] [--reps 3] [--rounds 1]
-#            [--keep DIR] MODEL.gguf...
+#            [--stat median|best] [--keep DIR] MODEL.gguf...
 #   --plmm PATH         the plmm CLI (e.g. BUILD/tools/plmm)
 #   --llama-bench PATH  llama.cpp's llama-bench
 #   --threads N         threads for both engines (default 2)
 #   --prompt N          prompt tokens, one batch (default 128)
 #   --gen N             decode tokens, one at a time (default 64)
 #   --reps R            repetitions inside each engine's run (default 3)
-#   --rounds K          alternate the two engines K times per model, plmm first;
-#                       each cell is the median of the K per-run means (default 1)
+#   --rounds K          alternate the two engines K times per model, plmm first
+#                       (default 1)
+#   --stat S            median: each cell is the median of the K per-run means
+#                       (one run: mean ± stddev of its repetitions); best: the
+#                       fastest single repetition of all rounds, the figure least
+#                       disturbed by other load on a shared machine (default median)
 #   --keep DIR          keep every raw JSON output in DIR
 # PLMM_PLUGIN_PATH is set to PLMM's ../backends/cpu when unset and that exists.
 # Prints figures only; it never judges them. Exit status 1 if a run failed.
 set -eu
 
 usage() {
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2
     exit 2
 }
 
-plmm='' llama='' threads=2 prompt=128 gen=64 reps=3 rounds=1 keep=''
+plmm='' llama='' threads=2 prompt=128 gen=64 reps=3 rounds=1 stat=median keep=''
 while [ $# -gt 0 ]; do
     case $1 in
         --plmm) [ $# -ge 2 ] || usage; plmm=$2; shift 2 ;;
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
         --gen|-n) [ $# -ge 2 ] || usage; gen=$2; shift 2 ;;
         --reps|-r) [ $# -ge 2 ] || usage; reps=$2; shift 2 ;;
         --rounds) [ $# -ge 2 ] || usage; rounds=$2; shift 2 ;;
+        --stat) [ $# -ge 2 ] || usage; stat=$2; shift 2 ;;
         --keep) [ $# -ge 2 ] || usage; keep=$2; shift 2 ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -51,6 +56,10 @@ if [ "$rounds" -lt 1 ] || [ "$reps" -lt 1 ]; then
     echo "compare-llama: --reps and --rounds must be >= 1" >&2
     exit 2
 fi
+case $stat in
+    median|best) ;;
+    *) echo "compare-llama: --stat must be median or best" >&2; exit 2 ;;
+esac
 for x in "$plmm" "$llama"; do
     [ -x "$x" ] || { echo "compare-llama: $x is not an executable" >&2; exit 2; }
 done
@@ -106,10 +115,10 @@ for m in "$@"; do
 done
 load_end=$(load)
 
-python3 - "$out" "$threads" "$prompt" "$gen" "$reps" "$rounds" "$load_start" "$load_end" <<'EOF'
+python3 - "$out" "$threads" "$prompt" "$gen" "$reps" "$rounds" "$load_start" "$load_end" "$stat" <<'EOF'
 import json, os, statistics, sys
 
-out, threads, prompt, gen, reps, rounds, load0, load1 = sys.argv[1:9]
+out, threads, prompt, gen, reps, rounds, load0, load1, stat = sys.argv[1:10]
 prompt, gen = int(prompt), int(gen)
 
 
@@ -122,30 +131,33 @@ def read_json(path):
 
 
 def plmm_figures(d):
-    """(pp mean, pp stddev, tg mean, tg stddev, name) from plmm bench --json."""
+    """(pp mean, pp stddev, tg mean, tg stddev, name, pp samples, tg samples)
+    from plmm bench --json."""
     if not isinstance(d, dict):
         return None
     pp, tg = d.get("prefill_tok_s", {}), d.get("decode_tok_s", {})
-    return (pp.get("mean"), pp.get("stddev"), tg.get("mean"), tg.get("stddev"), d.get("model"))
+    return (pp.get("mean"), pp.get("stddev"), tg.get("mean"), tg.get("stddev"), d.get("model"),
+            d.get("prefill_runs", []), d.get("decode_runs", []))
 
 
 def llama_figures(d):
-    """(pp mean, pp stddev, tg mean, tg stddev, type) from llama-bench -o json."""
+    """(pp mean, pp stddev, tg mean, tg stddev, type, pp samples, tg samples)
+    from llama-bench -o json."""
     if not isinstance(d, list):
         return None
-    pp = tg = (None, None)
+    pp = tg = (None, None, [])
     mtype = None
     for t in d:
         mtype = t.get("model_type", mtype)
         if t.get("n_prompt", 0) > 0 and t.get("n_gen", 0) == 0:
-            pp = (t.get("avg_ts"), t.get("stddev_ts"))
+            pp = (t.get("avg_ts"), t.get("stddev_ts"), t.get("samples_ts", []))
         elif t.get("n_gen", 0) > 0 and t.get("n_prompt", 0) == 0:
-            tg = (t.get("avg_ts"), t.get("stddev_ts"))
+            tg = (t.get("avg_ts"), t.get("stddev_ts"), t.get("samples_ts", []))
     # model_type is "<arch> <size> <file type>"
     if mtype:
         parts = mtype.split(" ", 2)
         mtype = parts[2] if len(parts) == 3 else mtype
-    return (pp[0], pp[1], tg[0], tg[1], mtype)
+    return (pp[0], pp[1], tg[0], tg[1], mtype, pp[2], tg[2])
 
 
 rows = {}
@@ -166,6 +178,11 @@ with open(os.path.join(out, "index")) as f:
 
 
 def median(runs, k):
+    """k: 0 prefill, 2 decode."""
+    if stat == "best":
+        v = [s for x in runs for s in (x[5] if k == 0 else x[6]) or []
+             if isinstance(s, (int, float))]
+        return max(v) if v else None
     v = [x[k] for x in runs if isinstance(x[k], (int, float))]
     return statistics.median(v) if v else None
 
@@ -174,7 +191,7 @@ def cell(runs, k):
     m = median(runs, k)
     if m is None:
         return "-"
-    if len(runs) == 1 and isinstance(runs[0][k + 1], (int, float)):
+    if stat == "median" and len(runs) == 1 and isinstance(runs[0][k + 1], (int, float)):
         return "%.2f ± %.2f" % (m, runs[0][k + 1])
     return "%.2f" % m
 
@@ -183,8 +200,8 @@ def ratio(a, b):
     return "%.2f" % (a / b) if a is not None and b and b > 0 else "-"
 
 
-print("threads %s, prompt %d, decode %d, repetitions %s, rounds %s; load average %s -> %s"
-      % (threads, prompt, gen, reps, rounds, load0, load1))
+print("threads %s, prompt %d, decode %d, repetitions %s, rounds %s, stat %s; "
+      "load average %s -> %s" % (threads, prompt, gen, reps, rounds, stat, load0, load1))
 print()
 print("| model | type | plmm pp%d t/s | llama.cpp pp%d t/s | ratio | plmm tg%d t/s | "
       "llama.cpp tg%d t/s | ratio |" % (prompt, prompt, gen, gen))
@@ -198,7 +215,11 @@ for i in order:
         cell(p, 0), cell(l, 0), ratio(median(p, 0), median(l, 0)),
         cell(p, 2), cell(l, 2), ratio(median(p, 2), median(l, 2))))
 print()
-print("ratio = plmm / llama.cpp (above 1: plmm faster). Cells: mean tok/s ± stddev over "
-      "the repetitions of one run; with several rounds, the median of the per-run means.")
+if stat == "best":
+    print("ratio = plmm / llama.cpp (above 1: plmm faster). Cells: tok/s of the fastest "
+          "single repetition over all rounds.")
+else:
+    print("ratio = plmm / llama.cpp (above 1: plmm faster). Cells: mean tok/s ± stddev over "
+          "the repetitions of one run; with several rounds, the median of the per-run means.")
 EOF
 exit "$failed"

@@ -12,17 +12,17 @@
  * PLMM_CPU_TEST_FEATURES=<hex PLMM_CPU_* mask> overrides the detected
  * features (to run emulated paths, e.g. under an instruction emulator).
  */
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "cpu_detect.h"
 #include "cpu_kernels.h"
 #include "cpu_ops.h"
 #include "plmm_sdk.h"
 #include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* ---- tolerances ---- */
 
@@ -299,14 +299,14 @@ static void test_half_conversions(void)
     }
     CHECK_MSG(bad == 0, "%d half values do not round-trip", bad);
     /* rounding to nearest even at ties, overflow, subnormals */
-    CHECK(cpu_f32_to_f16(1.0f + 0x1p-11f) == 0x3c00);             /* tie -> even */
-    CHECK(cpu_f32_to_f16(1.0f + 3 * 0x1p-11f) == 0x3c02);         /* tie -> even (up) */
+    CHECK(cpu_f32_to_f16(1.0f + 0x1p-11f) == 0x3c00);     /* tie -> even */
+    CHECK(cpu_f32_to_f16(1.0f + 3 * 0x1p-11f) == 0x3c02); /* tie -> even (up) */
     CHECK(cpu_f32_to_f16(65504.0f) == 0x7bff);
     CHECK(cpu_f32_to_f16(65519.0f) == 0x7bff);
-    CHECK(cpu_f32_to_f16(65520.0f) == 0x7c00);                     /* rounds to inf */
-    CHECK(cpu_f32_to_f16(-0x1p-25f) == 0x8000);                     /* tie -> even (0) */
-    CHECK(cpu_f32_to_f16(3 * 0x1p-25f) == 0x0002);                  /* tie -> even */
-    CHECK(cpu_f32_to_f16(0x1p-14f - 0x1p-25f) == 0x0400);          /* rounds up to normal */
+    CHECK(cpu_f32_to_f16(65520.0f) == 0x7c00);            /* rounds to inf */
+    CHECK(cpu_f32_to_f16(-0x1p-25f) == 0x8000);           /* tie -> even (0) */
+    CHECK(cpu_f32_to_f16(3 * 0x1p-25f) == 0x0002);        /* tie -> even */
+    CHECK(cpu_f32_to_f16(0x1p-14f - 0x1p-25f) == 0x0400); /* rounds up to normal */
     CHECK(cpu_f32_to_f16(INFINITY) == 0x7c00);
     CHECK((cpu_f32_to_f16(NAN) & 0x7c00) == 0x7c00 && (cpu_f32_to_f16(NAN) & 0x3ff) != 0);
     int diff = 0;
@@ -321,8 +321,8 @@ static void test_half_conversions(void)
     }
     CHECK_MSG(diff == 0, "%d conversions differ from the SDK's", diff);
     CHECK(cpu_f32_to_bf16(1.0f) == 0x3f80);
-    CHECK(cpu_f32_to_bf16(1.0f + 0x1p-8f) == 0x3f80);                /* tie -> even */
-    CHECK(cpu_f32_to_bf16(1.0f + 3 * 0x1p-8f) == 0x3f82);            /* tie -> even (up) */
+    CHECK(cpu_f32_to_bf16(1.0f + 0x1p-8f) == 0x3f80);     /* tie -> even */
+    CHECK(cpu_f32_to_bf16(1.0f + 3 * 0x1p-8f) == 0x3f82); /* tie -> even (up) */
     CHECK(cpu_bf16_to_f32(0xc000) == -2.0f);
 }
 
@@ -402,7 +402,8 @@ static void test_dequant_known(void)
 
 static void test_quantizers_known(void)
 {
-    /* Q8_0: amax 127 gives d = 1 and q = roundf(x) (ties away from zero) */
+    /* Q8_0: amax 127 gives d = 1 and q = x * (127 / 127) rounded to
+     * nearest even */
     float x[256];
     block_q8_0 q8[2];
     for (int j = 0; j < 32; j++)
@@ -414,10 +415,19 @@ static void test_quantizers_known(void)
     x[4] = 2.5f;
     x[5] = -2.5f;
     x[6] = 3.49f;
+    x[7] = -126.6f;
     cpu_ref_quant_q8_0(x, q8, 32);
     CHECK(q8[0].d == 0x3c00);
-    CHECK(q8[0].qs[0] == 127 && q8[0].qs[1] == 1 && q8[0].qs[2] == -1 && q8[0].qs[3] == 2);
-    CHECK(q8[0].qs[4] == 3 && q8[0].qs[5] == -3 && q8[0].qs[6] == 3 && q8[0].qs[7] == 0);
+    CHECK(q8[0].qs[0] == 127 && q8[0].qs[1] == 0 && q8[0].qs[2] == 0 && q8[0].qs[3] == 2);
+    CHECK(q8[0].qs[4] == 2 && q8[0].qs[5] == -2 && q8[0].qs[6] == 3 && q8[0].qs[7] == -127);
+    CHECK(q8[0].qs[8] == 0);
+    /* the scale is 127 / amax, not 1 / (amax / 127): for amax = 2.59 the two
+     * differ in the last bit, enough to move x = 0.0305905528 from 1 to 2 */
+    memset(x, 0, 32 * sizeof(float));
+    x[0] = 2.59000015f;
+    x[1] = 0.0305905528f;
+    cpu_ref_quant_q8_0(x, q8, 32);
+    CHECK(q8[0].qs[0] == 127 && q8[0].qs[1] == 1);
     /* all-zero block: d = 0, q = 0 */
     memset(x, 0, 32 * sizeof(float));
     cpu_ref_quant_q8_0(x, q8, 32);
@@ -471,9 +481,15 @@ static void test_ref_dots(void)
             cpu_vec_dot_convert(&kern, t, x, xq, k);
             /* the activations as the dot product sees them */
             switch (cpu_vec_dot_type(t)) {
-            case PLMM_DTYPE_Q8_0: cpu_ref_dequant_q8_0(xq, xd, k); break;
-            case PLMM_DTYPE_Q8_K: cpu_ref_dequant_q8_k(xq, xd, k); break;
-            default: memcpy(xd, xq, (size_t)k * sizeof(float)); break;
+            case PLMM_DTYPE_Q8_0:
+                cpu_ref_dequant_q8_0(xq, xd, k);
+                break;
+            case PLMM_DTYPE_Q8_K:
+                cpu_ref_dequant_q8_k(xq, xd, k);
+                break;
+            default:
+                memcpy(xd, xq, (size_t)k * sizeof(float));
+                break;
             }
             float got[24];
             double same[24], orig[24];
@@ -510,13 +526,14 @@ static void test_ref_dots(void)
 /* ================= part 2: each op, SIMD (or threads) vs scalar ================= */
 
 /* Compare out against ref; bitwise when exact. */
-static void compare(const char *isa, const char *what, const float *out, const float *ref,
-                    size_t n, bool exact)
+static void compare(const char *isa, const char *what, const float *out, const float *ref, size_t n,
+                    bool exact)
 {
     if (exact) {
         size_t bad = 0;
         for (size_t i = 0; i < n; i++)
-            bad += memcmp(&out[i], &ref[i], sizeof(float)) != 0 && !(isnan(out[i]) && isnan(ref[i]));
+            bad +=
+                memcmp(&out[i], &ref[i], sizeof(float)) != 0 && !(isnan(out[i]) && isnan(ref[i]));
         CHECK_MSG(bad == 0, "%s %s: %zu of %zu values differ", isa, what, bad, n);
         return;
     }
@@ -616,7 +633,8 @@ static void test_mul_mat_case(ctx *c, uint32_t t, int64_t k, int64_t n, int64_t 
 
 static void test_mul_mat(ctx *c)
 {
-    static const int64_t ns[] = {1, 3, 17}, ms[] = {1, 5, 33};
+    /* N = 16: whole 8-row groups (the 8-row kernels), others: plain tiles */
+    static const int64_t ns[] = {1, 3, 16, 17}, ms[] = {1, 5, 33};
     for (size_t ti = 0; ti < N_WEIGHT_TYPES; ti++) {
         const uint32_t t = weight_types[ti];
         const uint32_t be = plmm_dtype_block_elems(t);
@@ -637,11 +655,13 @@ static void test_mul_mat(ctx *c)
             nk = 3;
         }
         for (size_t ki = 0; ki < nk; ki++)
-            for (size_t ni = 0; ni < 3; ni++)
+            for (size_t ni = 0; ni < 4; ni++)
                 for (size_t mi = 0; mi < 3; mi++)
                     test_mul_mat_case(c, t, ks[ki], ns[ni], ms[mi], 1, 1, (ni + mi) % 2 == 1);
         /* several chunks in both directions, batches with a broadcast weight */
         test_mul_mat_case(c, t, be == 256 ? 512 : 160, 130, 70, 1, 1, false);
+        test_mul_mat_case(c, t, be == 256 ? 512 : 160, 136, 70, 1, 1, true);
+        test_mul_mat_case(c, t, be == 256 ? 256 : 64, 136, 1, 1, 1, false);
         test_mul_mat_case(c, t, be == 256 ? 256 : 64, 9, 4, 3, 1, true);
         test_mul_mat_case(c, t, be == 256 ? 256 : 64, 9, 4, 2, 2, false);
     }
@@ -731,8 +751,8 @@ static void test_rms_norm(ctx *c)
 static void test_binary(ctx *c)
 {
     /* src1 shapes: full, row vector, column, scalar, broadcast over dims 2/3 */
-    static const int64_t b_shapes[][4] = {
-        {19, 3, 2, 2}, {19, 1, 1, 1}, {1, 3, 2, 2}, {1, 1, 1, 1}, {19, 3, 1, 2}, {19, 1, 2, 1}};
+    static const int64_t b_shapes[][4] = {{19, 3, 2, 2}, {19, 1, 1, 1}, {1, 3, 2, 2},
+                                          {1, 1, 1, 1},  {19, 3, 1, 2}, {19, 1, 2, 1}};
     for (int op = PLMM_OP_ADD; op <= PLMM_OP_MUL; op++) {
         for (size_t s = 0; s < sizeof(b_shapes) / sizeof(b_shapes[0]); s++) {
             const int64_t *bs = b_shapes[s];
@@ -746,8 +766,9 @@ static void test_binary(ctx *c)
             plmm_tensor ty = tensor(PLMM_DTYPE_F32, 19, 3, 2, 2, y);
             plmm_node nd = {.op = (uint32_t)op, .dst = &ty, .src = {&ta, &tb}};
             char what[64];
-            snprintf(what, sizeof(what), "%s src1 (%lld,%lld,%lld,%lld)", plmm_op_name((uint32_t)op),
-                     (long long)bs[0], (long long)bs[1], (long long)bs[2], (long long)bs[3]);
+            snprintf(what, sizeof(what), "%s src1 (%lld,%lld,%lld,%lld)",
+                     plmm_op_name((uint32_t)op), (long long)bs[0], (long long)bs[1],
+                     (long long)bs[2], (long long)bs[3]);
             run3(c, &nd, na, what, true);
             if (c->is_scalar) {
                 run_ok(&c->ref, &nd, what);
@@ -758,7 +779,9 @@ static void test_binary(ctx *c)
                             for (int64_t i0 = 0; i0 < 19; i0++) {
                                 size_t ia = (size_t)(((i3 * 2 + i2) * 3 + i1) * 19 + i0);
                                 size_t ib = (size_t)((((i3 % bs[3]) * bs[2] + i2 % bs[2]) * bs[1] +
-                                                      i1 % bs[1]) * bs[0] + i0 % bs[0]);
+                                                      i1 % bs[1]) *
+                                                         bs[0] +
+                                                     i0 % bs[0]);
                                 float want = op == PLMM_OP_ADD ? a[ia] + b[ib] : a[ia] * b[ib];
                                 bad += y[ia] != want;
                             }
@@ -778,7 +801,8 @@ static void test_unary(ctx *c)
     static const int64_t ns[] = {1, 7, 64, 1001};
     for (size_t i = 0; i < 4; i++) {
         const int64_t n = ns[i];
-        float *x = xmalloc((size_t)(2 * n) * sizeof(float)), *g = xmalloc((size_t)(2 * n) * sizeof(float));
+        float *x = xmalloc((size_t)(2 * n) * sizeof(float)),
+              *g = xmalloc((size_t)(2 * n) * sizeof(float));
         float *y = xmalloc((size_t)(2 * n) * sizeof(float));
         fill_f(x, (size_t)(2 * n), 12.0f);
         fill_f(g, (size_t)(2 * n), 2.0f);
@@ -824,10 +848,12 @@ static void test_softmax(ctx *c)
     for (size_t i = 0; i < 4; i++) {
         const int64_t n = ns[i], rows = 6, heads = 2;
         const size_t total = (size_t)(n * rows * heads);
-        float *x = xmalloc(total * sizeof(float)), *mask = xmalloc((size_t)(n * (rows + 1)) * sizeof(float));
+        float *x = xmalloc(total * sizeof(float)),
+              *mask = xmalloc((size_t)(n * (rows + 1)) * sizeof(float));
         float *y = xmalloc(total * sizeof(float));
         fill_f(x, total, 8.0f);
-        /* causal-style mask: -inf above the diagonal (never the whole row), small biases elsewhere */
+        /* causal-style mask: -inf above the diagonal (never the whole row), small biases elsewhere
+         */
         for (int64_t r = 0; r < rows + 1; r++)
             for (int64_t j = 0; j < n; j++)
                 mask[r * n + j] = j > 0 && j > r + n - rows ? -INFINITY : 0.1f * rnd_f();
@@ -946,7 +972,8 @@ static void test_cpy(ctx *c)
                 if (st == PLMM_DTYPE_F32)
                     memcpy(src + i * 4, &src32[i], 4);
                 else {
-                    uint16_t h = st == PLMM_DTYPE_F16 ? cpu_f32_to_f16(src32[i]) : cpu_f32_to_bf16(src32[i]);
+                    uint16_t h =
+                        st == PLMM_DTYPE_F16 ? cpu_f32_to_f16(src32[i]) : cpu_f32_to_bf16(src32[i]);
                     memcpy(src + i * 2, &h, 2);
                 }
             }
@@ -973,29 +1000,34 @@ static void test_cpy(ctx *c)
                     for (int64_t i2 = 0; i2 < n2; i2++)
                         for (int64_t i1 = 0; i1 < n1; i1++)
                             for (int64_t i0 = 0; i0 < n0; i0++) {
-                                const char *p = dst + (uint64_t)i0 * td.nb[0] + (uint64_t)i1 * td.nb[1] +
-                                                (uint64_t)i2 * td.nb[2];
+                                const char *p = dst + (uint64_t)i0 * td.nb[0] +
+                                                (uint64_t)i1 * td.nb[1] + (uint64_t)i2 * td.nb[2];
                                 float v;
                                 uint16_t h;
                                 if (dt == PLMM_DTYPE_F32)
                                     memcpy(&v, p, 4);
                                 else {
                                     memcpy(&h, p, 2);
-                                    v = dt == PLMM_DTYPE_F16 ? cpu_f16_to_f32(h) : cpu_bf16_to_f32(h);
+                                    v = dt == PLMM_DTYPE_F16 ? cpu_f16_to_f32(h)
+                                                             : cpu_bf16_to_f32(h);
                                 }
                                 outs[pass][(i2 * n1 + i1) * n0 + i0] = v;
                             }
                 }
                 char what[64];
-                snprintf(what, sizeof(what), "CPY %s->%s%s", plmm_dtype_name(st), plmm_dtype_name(dt),
-                         strided ? " strided" : "");
+                snprintf(what, sizeof(what), "CPY %s->%s%s", plmm_dtype_name(st),
+                         plmm_dtype_name(dt), strided ? " strided" : "");
                 compare(c->isa, what, outs[1], outs[0], total, true);
                 if (c->is_scalar) {
                     size_t bad = 0;
                     for (size_t i = 0; i < total; i++) {
                         float v = src32[i];
-                        v = st == PLMM_DTYPE_F16 ? cpu_round_f16(v) : st == PLMM_DTYPE_BF16 ? cpu_round_bf16(v) : v;
-                        v = dt == PLMM_DTYPE_F16 ? cpu_round_f16(v) : dt == PLMM_DTYPE_BF16 ? cpu_round_bf16(v) : v;
+                        v = st == PLMM_DTYPE_F16    ? cpu_round_f16(v)
+                            : st == PLMM_DTYPE_BF16 ? cpu_round_bf16(v)
+                                                    : v;
+                        v = dt == PLMM_DTYPE_F16    ? cpu_round_f16(v)
+                            : dt == PLMM_DTYPE_BF16 ? cpu_round_bf16(v)
+                                                    : v;
                         bad += memcmp(&v, &outs[0][i], 4) != 0;
                     }
                     CHECK_MSG(bad == 0, "%s: %zu values wrong", what, bad);
@@ -1011,8 +1043,9 @@ static void test_cpy(ctx *c)
 }
 
 /* naive attention in double for one (token, head) */
-static void attention_naive(const float *q, const float *kc, const float *vc, int64_t d, int64_t n_vis,
-                            size_t kstride, size_t vstride, double scale, double *out)
+static void attention_naive(const float *q, const float *kc, const float *vc, int64_t d,
+                            int64_t n_vis, size_t kstride, size_t vstride, double scale,
+                            double *out)
 {
     double *s = malloc((size_t)n_vis * sizeof(double));
     double mx = -INFINITY, sum = 0.0;
@@ -1123,8 +1156,8 @@ static void test_kernels_direct(const cpu_kern *ref, const cpu_kern *k, const ch
         const int64_t n = ks[i];
         float *x = xmalloc((size_t)n * sizeof(float));
         fill_f(x, (size_t)n, 3.0f);
-        x[n / 2] = -7.5f;      /* a unique extreme, negative */
-        x[n - 1] = 7.5f;       /* same magnitude later: must not change the sign */
+        x[n / 2] = -7.5f;            /* a unique extreme, negative */
+        x[n - 1] = 7.5f;             /* same magnitude later: must not change the sign */
         x[1] = 127.0f / 7.5f * 0.5f; /* lands close to a rounding tie */
         if (n >= 64)
             memset(x + 32, 0, 32 * sizeof(float)); /* an all-zero Q8_0 block */

@@ -3,6 +3,11 @@
  * $PLMM_PLUGIN_PATH, check the descriptor, initialise with options, use
  * buffers, run small graphs and check the error statuses of bad input.
  */
+#include "cpu_detect.h"
+#include "plmm/backend.h"
+#include "plmm_sdk.h"
+#include "test.h"
+
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,11 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "cpu_detect.h"
-#include "plmm/backend.h"
-#include "plmm_sdk.h"
-#include "test.h"
 
 /* ---- a minimal host ---- */
 
@@ -80,7 +80,8 @@ static void *open_plugin(void)
         return NULL;
     char dirs[4096];
     snprintf(dirs, sizeof(dirs), "%s", path);
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d != NULL;
+         d = strtok_r(NULL, ":", &save)) {
         char file[4200];
         snprintf(file, sizeof(file), "%s/plmm-cpu.so", d);
         void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
@@ -207,7 +208,8 @@ static void test_device(const plmm_backend_vtbl *v, plmm_backend_ctx *ctx)
     CHECK(p.type == PLMM_DEVICE_CPU && p.name[0] != '\0' && p.driver[0] != '\0');
     CHECK(p.memory_total > 0 && p.compute_units == 2);
     CHECK(p.flags & PLMM_DEVICE_UNIFIED_MEMORY);
-    printf("device: %s, %s, %llu MiB\n", p.name, p.driver, (unsigned long long)(p.memory_total >> 20));
+    printf("device: %s, %s, %llu MiB\n", p.name, p.driver,
+           (unsigned long long)(p.memory_total >> 20));
     CHECK(v->device_props(ctx, 1, &p) == PLMM_ERR_RANGE);
     /* an older, shorter struct: fields past its size stay untouched */
     memset(&p, 0x5a, sizeof(p));
@@ -385,7 +387,8 @@ int main(void)
     void *lib = open_plugin();
     if (lib == NULL)
         TEST_SKIP("plmm-cpu.so not found in PLMM_PLUGIN_PATH");
-    plmm_plugin_entry_fn entry = (plmm_plugin_entry_fn)(uintptr_t)dlsym(lib, PLMM_PLUGIN_ENTRY_SYMBOL);
+    plmm_plugin_entry_fn entry =
+        (plmm_plugin_entry_fn)(uintptr_t)dlsym(lib, PLMM_PLUGIN_ENTRY_SYMBOL);
     CHECK(entry != NULL);
     if (entry == NULL)
         return test_summary("cpu-plugin");

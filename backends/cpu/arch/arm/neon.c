@@ -3,10 +3,10 @@
  * use widening multiplies here; neon_dotprod.c replaces them with SDOT on
  * CPUs that have it. Quantization is bit-exact with the scalar reference.
  */
+#include "cpu_kernels.h"
+
 #include <arm_neon.h>
 #include <math.h>
-
-#include "cpu_kernels.h"
 
 /* acc + the 16 products a[i] * b[i] (each fits int16), pairwise into 4 lanes */
 static inline int32x4_t dot_s8(int32x4_t acc, int8x16_t a, int8x16_t b)
@@ -69,16 +69,17 @@ static void quant_q8_0(const float *x, block_q8_0 *y, int64_t k)
         }
         const float amax = vmaxnmvq_f32(m);
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[b].d = cpu_f32_to_f16(d);
         const float32x4_t lo = vdupq_n_f32(-127.0f), hi = vdupq_n_f32(127.0f);
         for (int i = 0; i < 8; i += 2) {
-            /* ties away from zero, like roundf; the clamp maps NaN like fmaxf */
-            float32x4_t r0 = vrndaq_f32(vmulq_n_f32(v[i], id));
-            float32x4_t r1 = vrndaq_f32(vmulq_n_f32(v[i + 1], id));
+            /* nearest even, as the reference; the clamp maps NaN like fmaxf */
+            float32x4_t r0 = vrndnq_f32(vmulq_n_f32(v[i], id));
+            float32x4_t r1 = vrndnq_f32(vmulq_n_f32(v[i + 1], id));
             r0 = vminnmq_f32(vmaxnmq_f32(r0, lo), hi);
             r1 = vminnmq_f32(vmaxnmq_f32(r1, lo), hi);
-            const int16x8_t q16 = vcombine_s16(vmovn_s32(vcvtq_s32_f32(r0)), vmovn_s32(vcvtq_s32_f32(r1)));
+            const int16x8_t q16 =
+                vcombine_s16(vmovn_s32(vcvtq_s32_f32(r0)), vmovn_s32(vcvtq_s32_f32(r1)));
             vst1_s8(y[b].qs + 4 * i, vmovn_s16(q16));
         }
     }
@@ -110,7 +111,8 @@ static void quant_q8_k(const float *x, block_q8_K *y, int64_t k)
             float32x4_t r1 = vrndnq_f32(vmulq_n_f32(vld1q_f32(xb + i + 4), iscale));
             r0 = vminnmq_f32(vmaxnmq_f32(r0, vdupq_n_f32(-128.0f)), vdupq_n_f32(127.0f));
             r1 = vminnmq_f32(vmaxnmq_f32(r1, vdupq_n_f32(-128.0f)), vdupq_n_f32(127.0f));
-            const int16x8_t q16 = vcombine_s16(vmovn_s32(vcvtq_s32_f32(r0)), vmovn_s32(vcvtq_s32_f32(r1)));
+            const int16x8_t q16 =
+                vcombine_s16(vmovn_s32(vcvtq_s32_f32(r0)), vmovn_s32(vcvtq_s32_f32(r1)));
             vst1_s8(y[b].qs + i, vmovn_s16(q16));
         }
         for (int j = 0; j < QK_K / 16; j++)
@@ -131,7 +133,8 @@ static void round_f16(const float *x, float *y, int64_t n)
 /* f32 bits -> bf16 bits in the high half (nearest even; NaN stays quiet) */
 static inline uint32x4_t bf16_round_bits(uint32x4_t u)
 {
-    const uint32x4_t isnan = vcgtq_u32(vandq_u32(u, vdupq_n_u32(0x7fffffffu)), vdupq_n_u32(0x7f800000u));
+    const uint32x4_t isnan =
+        vcgtq_u32(vandq_u32(u, vdupq_n_u32(0x7fffffffu)), vdupq_n_u32(0x7f800000u));
     const uint32x4_t lsb = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1));
     uint32x4_t r = vaddq_u32(vaddq_u32(u, vdupq_n_u32(0x7fff)), lsb);
     r = vbslq_u32(isnan, vorrq_u32(u, vdupq_n_u32(0x400000u)), r);
@@ -142,7 +145,8 @@ static void round_bf16(const float *x, float *y, int64_t n)
 {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4)
-        vst1q_f32(y + i, vreinterpretq_f32_u32(bf16_round_bits(vreinterpretq_u32_f32(vld1q_f32(x + i)))));
+        vst1q_f32(y + i,
+                  vreinterpretq_f32_u32(bf16_round_bits(vreinterpretq_u32_f32(vld1q_f32(x + i)))));
     for (; i < n; i++)
         y[i] = cpu_round_bf16(x[i]);
 }
@@ -199,7 +203,7 @@ static void dequant_bf16(const void *x, float *y, int64_t k)
 
 /* ---- float MUL_MAT tiles ---- */
 
-#define TILE_PARAMS                                                                          \
+#define TILE_PARAMS                                                                                \
     int64_t k, const void *w, size_t wb, const void *x, size_t xb, float *y, size_t ys
 #define TILE_ARGS k, w, wb, x, xb, y, ys
 
@@ -233,40 +237,42 @@ static inline float scalar_w_bf16(const void *row, int64_t i)
     return cpu_bf16_to_f32(((const uint16_t *)row)[i]);
 }
 
-#define DEFINE_FLOAT_TILE(SUFFIX)                                                            \
-    static inline __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, \
-                                                                     const int NC)           \
-    {                                                                                        \
-        const char *wr[4], *xc[2];                                                           \
-        float32x4_t acc[4][2];                                                               \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] = (const char *)w + (size_t)r * wb; \
-        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] = (const char *)x + (size_t)c * xb; \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = vdupq_n_f32(0.0f); \
-        int64_t i = 0;                                                                       \
-        for (; i + 4 <= k; i += 4) {                                                         \
-            float32x4_t xv[2];                                                               \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xv[c] =                      \
-                vld1q_f32((const float *)xc[c] + i);                                         \
-            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                             \
-            {                                                                                \
-                const float32x4_t wv = load_w_##SUFFIX(wr[r], i);                            \
-                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] =              \
-                    vfmaq_f32(acc[r][c], wv, xv[c]);                                         \
-            }                                                                                \
-        }                                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-        {                                                                                    \
-            float s = vaddvq_f32(acc[r][c]);                                                 \
-            for (int64_t j = i; j < k; j++)                                                  \
-                s += scalar_w_##SUFFIX(wr[r], j) * ((const float *)xc[c])[j];                \
-            y[(size_t)c * ys + (size_t)r] = s;                                               \
-        }                                                                                    \
-    }                                                                                        \
-    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                   \
-    {                                                                                        \
-        NI8_DISPATCH(TILE_##SUFFIX);                                                         \
+#define DEFINE_FLOAT_TILE(SUFFIX)                                                                  \
+    static inline                                                                                  \
+        __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
+    {                                                                                              \
+        const char *wr[4], *xc[2];                                                                 \
+        float32x4_t acc[4][2];                                                                     \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
+            (const char *)w + (size_t)r * wb;                                                      \
+        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                               \
+            (const char *)x + (size_t)c * xb;                                                      \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = vdupq_n_f32(0.0f);    \
+        int64_t i = 0;                                                                             \
+        for (; i + 4 <= k; i += 4) {                                                               \
+            float32x4_t xv[2];                                                                     \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xv[c] =                           \
+                vld1q_f32((const float *)xc[c] + i);                                               \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                   \
+            {                                                                                      \
+                const float32x4_t wv = load_w_##SUFFIX(wr[r], i);                                  \
+                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] =                   \
+                    vfmaq_f32(acc[r][c], wv, xv[c]);                                               \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                                   \
+        {                                                                                          \
+            float s = vaddvq_f32(acc[r][c]);                                                       \
+            for (int64_t j = i; j < k; j++)                                                        \
+                s += scalar_w_##SUFFIX(wr[r], j) * ((const float *)xc[c])[j];                      \
+            y[(size_t)c * ys + (size_t)r] = s;                                                     \
+        }                                                                                          \
+    }                                                                                              \
+    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                         \
+    {                                                                                              \
+        NI8_DISPATCH(TILE_##SUFFIX);                                                               \
     }
 
 #define TILE_f32(R, C) tile_f32(TILE_ARGS, R, C)
@@ -419,9 +425,9 @@ void cpu_kern_fill_neon(cpu_kern *k)
 {
     k->isa = CPU_ISA_NEON;
     k->name = "neon";
-    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 2};
-    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 2};
-    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 2};
+    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 2, 4, 0};
     ni8_fill_mull(k);
     k->quant_q8_0 = quant_q8_0;
     k->quant_q8_k = quant_q8_k;

@@ -2,9 +2,9 @@
  * Int8 MUL_MAT tiles with the ARMv8.2 dot-product instruction (SDOT).
  * Built with -march=armv8.2-a+dotprod; everything else comes from neon.c.
  */
-#include <arm_neon.h>
-
 #include "cpu_kernels.h"
+
+#include <arm_neon.h>
 
 /* acc + the 16 products a[i] * b[i], four per lane */
 static inline int32x4_t dot_s8(int32x4_t acc, int8x16_t a, int8x16_t b)

@@ -8,35 +8,51 @@
 #ifndef PLMM_CPU_NEON_INT8_H
 #define PLMM_CPU_NEON_INT8_H
 
-#include <arm_neon.h>
-
 #include "cpu_kernels.h"
+
+#include <arm_neon.h>
 
 #define NI8_CAT2(a, b) a##b
 #define NI8_CAT(a, b) NI8_CAT2(a, b)
 #define NI8_NAME(base) NI8_CAT(base, NEON_SUFFIX)
 
-#define NI8_DISPATCH(TILE)                                                                   \
-    do {                                                                                     \
-        if (nc == 2) {                                                                       \
-            switch (nr) {                                                                    \
-            case 4: TILE(4, 2); break;                                                       \
-            case 3: TILE(3, 2); break;                                                       \
-            case 2: TILE(2, 2); break;                                                       \
-            default: TILE(1, 2); break;                                                      \
-            }                                                                                \
-        } else {                                                                             \
-            switch (nr) {                                                                    \
-            case 4: TILE(4, 1); break;                                                       \
-            case 3: TILE(3, 1); break;                                                       \
-            case 2: TILE(2, 1); break;                                                       \
-            default: TILE(1, 1); break;                                                      \
-            }                                                                                \
-        }                                                                                    \
+#define NI8_DISPATCH(TILE)                                                                         \
+    do {                                                                                           \
+        if (nc == 2) {                                                                             \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 2);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 2);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 2);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 2);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+        } else {                                                                                   \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 1);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 1);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 1);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 1);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 #define NI8_ARGS k, w, wb, x, xb, y, ys
-#define NI8_PARAMS                                                                           \
+#define NI8_PARAMS                                                                                 \
     int64_t k, const void *w, size_t wb, const void *x, size_t xb, float *y, size_t ys
 
 static inline float ni8_f16(uint16_t h)
@@ -60,48 +76,48 @@ static inline void ni8_q4_0_quants(const block_q4_0 *b, int8x16_t q[2])
     q[1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
 }
 
-#define NI8_DEFINE_Q80(SUFFIX, BLOCK)                                                       \
-    static inline __attribute__((always_inline)) void NI8_CAT(ni8_tile_, SUFFIX)(            \
-        NI8_PARAMS, const int NR, const int NC)                                              \
-    {                                                                                        \
-        const BLOCK *wr[4];                                                                  \
-        const block_q8_0 *xc[2];                                                             \
-        float32x4_t acc[4][2];                                                               \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                          \
-            (const BLOCK *)((const char *)w + (size_t)r * wb);                               \
-        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                          \
-            (const block_q8_0 *)((const char *)x + (size_t)c * xb);                          \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = vdupq_n_f32(0.0f); \
-        const int64_t nb = k / QK8_0;                                                        \
-        for (int64_t b = 0; b < nb; b++) {                                                   \
-            int8x16_t xq[2][2];                                                              \
-            float xd[2];                                                                     \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-            {                                                                                \
-                ni8_q8_0_quants(&xc[c][b], xq[c]);                                           \
-                xd[c] = ni8_f16(xc[c][b].d);                                                 \
-            }                                                                                \
-            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                             \
-            {                                                                                \
-                int8x16_t wq[2];                                                             \
-                NI8_CAT(ni8_, NI8_CAT(SUFFIX, _quants))(&wr[r][b], wq);                      \
-                const float wd = ni8_f16(wr[r][b].d);                                        \
-                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                         \
-                {                                                                            \
-                    int32x4_t p = dot_s8(vdupq_n_s32(0), wq[0], xq[c][0]);                   \
-                    p = dot_s8(p, wq[1], xq[c][1]);                                          \
-                    acc[r][c] = vfmaq_n_f32(acc[r][c], vcvtq_f32_s32(p), wd * xd[c]);        \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-                y[(size_t)c * ys + (size_t)r] = vaddvq_f32(acc[r][c]);                       \
-    }                                                                                        \
-    static void NI8_NAME(NI8_CAT(gemm_, SUFFIX))(NI8_PARAMS, int nr, int nc)                 \
-    {                                                                                        \
-        NI8_DISPATCH(NI8_CAT(NI8_TILE_, SUFFIX));                                            \
+#define NI8_DEFINE_Q80(SUFFIX, BLOCK)                                                              \
+    static inline __attribute__((always_inline)) void NI8_CAT(ni8_tile_, SUFFIX)(                  \
+        NI8_PARAMS, const int NR, const int NC)                                                    \
+    {                                                                                              \
+        const BLOCK *wr[4];                                                                        \
+        const block_q8_0 *xc[2];                                                                   \
+        float32x4_t acc[4][2];                                                                     \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
+            (const BLOCK *)((const char *)w + (size_t)r * wb);                                     \
+        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                               \
+            (const block_q8_0 *)((const char *)x + (size_t)c * xb);                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = vdupq_n_f32(0.0f);    \
+        const int64_t nb = k / QK8_0;                                                              \
+        for (int64_t b = 0; b < nb; b++) {                                                         \
+            int8x16_t xq[2][2];                                                                    \
+            float xd[2];                                                                           \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                                   \
+            {                                                                                      \
+                ni8_q8_0_quants(&xc[c][b], xq[c]);                                                 \
+                xd[c] = ni8_f16(xc[c][b].d);                                                       \
+            }                                                                                      \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                   \
+            {                                                                                      \
+                int8x16_t wq[2];                                                                   \
+                NI8_CAT(ni8_, NI8_CAT(SUFFIX, _quants))(&wr[r][b], wq);                            \
+                const float wd = ni8_f16(wr[r][b].d);                                              \
+                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                               \
+                {                                                                                  \
+                    int32x4_t p = dot_s8(vdupq_n_s32(0), wq[0], xq[c][0]);                         \
+                    p = dot_s8(p, wq[1], xq[c][1]);                                                \
+                    acc[r][c] = vfmaq_n_f32(acc[r][c], vcvtq_f32_s32(p), wd * xd[c]);              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) y[(size_t)c * ys + (size_t)r] =   \
+                vaddvq_f32(acc[r][c]);                                                             \
+    }                                                                                              \
+    static void NI8_NAME(NI8_CAT(gemm_, SUFFIX))(NI8_PARAMS, int nr, int nc)                       \
+    {                                                                                              \
+        NI8_DISPATCH(NI8_CAT(NI8_TILE_, SUFFIX));                                                  \
     }
 
 #define NI8_TILE_q8_0(R, C) ni8_tile_q8_0(NI8_ARGS, R, C)
@@ -248,10 +264,10 @@ static void NI8_NAME(gemm_q6_k)(NI8_PARAMS, int nr, int nc)
 /* Install the integer tiles into a kernel table. */
 static inline void NI8_NAME(ni8_fill)(cpu_kern *k)
 {
-    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){NI8_NAME(gemm_q8_0), 4, 2};
-    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){NI8_NAME(gemm_q4_0), 4, 2};
-    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){NI8_NAME(gemm_q4_k), 4, 2};
-    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){NI8_NAME(gemm_q6_k), 4, 2};
+    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){NI8_NAME(gemm_q8_0), 4, 2, 1, 0};
+    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){NI8_NAME(gemm_q4_0), 4, 2, 1, 0};
+    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){NI8_NAME(gemm_q4_k), 4, 2, 1, 0};
+    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){NI8_NAME(gemm_q6_k), 4, 2, 1, 0};
 }
 
 #endif /* PLMM_CPU_NEON_INT8_H */

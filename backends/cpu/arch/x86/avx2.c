@@ -2,26 +2,24 @@
  * AVX2 + FMA + F16C kernels. Built with -mavx2 -mfma -mf16c; only called
  * when the host reports those features. Numerics match the scalar
  * reference (kernels_generic.c): quantization is bit-exact, dot products
- * differ only in float summation order.
+ * differ only in float summation order, and that order is the one of
+ * GGUF's reference runtime on x86 where it matters for agreement with its
+ * logits: Q8_0 (and Q4_0 matrices whose N is not a multiple of 8) sum
+ * blocks in order into 8 float lanes per output, reduced at the end; Q4_0
+ * with N % 8 == 0 uses the 8-row kernels of x86_gemm8.h, whose per-row
+ * block order equals that runtime's interleaved Q4_0 layout.
+ *
+ * MUL_MAT tiles: 4 x 3 (Q8_0, Q4_0 remainder), 4 x 2 (float types, Q4_K
+ * and Q6_K remainder and decode), 8 x up to 64 (Q4_0, Q4_K prefill).
  */
+#include "cpu_kernels.h"
+#include "x86_common.h"
+#include "x86_gemm8.h"
+
 #include <immintrin.h>
 #include <math.h>
 
-#include "cpu_kernels.h"
-#include "x86_common.h"
-
 /* ---- activation quantization (bit-exact with the reference) ---- */
-
-/* round half away from zero, like roundf */
-static inline __m256 round_away(__m256 v)
-{
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-    __m256 one = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
-    __m256 adj = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one);
-    return _mm256_add_ps(t, adj);
-}
 
 /* 4 vectors of 8 int32 (each in int8 range) -> 32 int8 in element order */
 static inline __m256i pack_i32x32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d)
@@ -46,12 +44,13 @@ static void quant_q8_0(const float *x, block_q8_0 *y, int64_t k)
         }
         const float amax = hmax256(m);
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
         for (int i = 0; i < 4; i++) {
-            __m256 r = round_away(_mm256_mul_ps(v[i], vid));
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(v[i], vid),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
             q[i] = _mm256_cvtps_epi32(r);
         }
@@ -179,8 +178,10 @@ static void f32_to_bf16(const float *x, uint16_t *y, int64_t n)
 {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256i a = _mm256_srli_epi32(bf16_round_bits(_mm256_castps_si256(_mm256_loadu_ps(x + i))), 16);
-        __m256i b = _mm256_srli_epi32(bf16_round_bits(_mm256_castps_si256(_mm256_loadu_ps(x + i + 8))), 16);
+        __m256i a =
+            _mm256_srli_epi32(bf16_round_bits(_mm256_castps_si256(_mm256_loadu_ps(x + i))), 16);
+        __m256i b =
+            _mm256_srli_epi32(bf16_round_bits(_mm256_castps_si256(_mm256_loadu_ps(x + i + 8))), 16);
         __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
         _mm256_storeu_si256((__m256i *)(y + i), p);
     }
@@ -202,27 +203,99 @@ static void dequant_bf16(const void *x, float *y, int64_t k)
  * Each tile function is instantiated for constant NR x NC so the
  * accumulators live in registers; gemm_* pick the instance. */
 
-#define TILE_DISPATCH(TILE)                                                                  \
-    do {                                                                                     \
-        if (nc == 2) {                                                                       \
-            switch (nr) {                                                                    \
-            case 4: TILE(4, 2); break;                                                       \
-            case 3: TILE(3, 2); break;                                                       \
-            case 2: TILE(2, 2); break;                                                       \
-            default: TILE(1, 2); break;                                                      \
-            }                                                                                \
-        } else {                                                                             \
-            switch (nr) {                                                                    \
-            case 4: TILE(4, 1); break;                                                       \
-            case 3: TILE(3, 1); break;                                                       \
-            case 2: TILE(2, 1); break;                                                       \
-            default: TILE(1, 1); break;                                                      \
-            }                                                                                \
-        }                                                                                    \
+#define TILE_DISPATCH(TILE)                                                                        \
+    do {                                                                                           \
+        if (nc == 2) {                                                                             \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 2);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 2);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 2);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 2);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+        } else {                                                                                   \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 1);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 1);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 1);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 1);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 #define TILE_ARGS k, w, wb, x, xb, y, ys
-#define TILE_PARAMS                                                                          \
+
+/* Q8_0 / Q4_0 tiles: up to 4 x NC_MAX (the 8-row Q4_0 kernel aside) */
+#define NC_MAX 3
+#define TILE_DISPATCH_Q(TILE)                                                                      \
+    do {                                                                                           \
+        switch (nc) {                                                                              \
+        case 3:                                                                                    \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 3);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 3);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 3);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 3);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 2);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 2);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 2);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 2);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+            break;                                                                                 \
+        default:                                                                                   \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 1);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 1);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 1);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 1);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+            break;                                                                                 \
+        }                                                                                          \
+    } while (0)
+#define TILE_PARAMS                                                                                \
     int64_t k, const void *w, size_t wb, const void *x, size_t xb, float *y, size_t ys
 
 /* F32 / F16 / BF16 weights against f32 activations: 8 lanes per FMA. */
@@ -238,7 +311,8 @@ static inline __m256 load_w_f16(const void *row, int64_t i)
 
 static inline __m256 load_w_bf16(const void *row, int64_t i)
 {
-    __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    __m256i u =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
 }
 
@@ -257,42 +331,42 @@ static inline float scalar_w_bf16(const void *row, int64_t i)
     return cpu_bf16_to_f32(((const uint16_t *)row)[i]);
 }
 
-#define DEFINE_FLOAT_TILE(SUFFIX)                                                            \
-    static inline __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, \
-                                                                     const int NC)           \
-    {                                                                                        \
-        const char *wr[4], *xc[2];                                                           \
-        __m256 acc[4][2];                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] = (const char *)w + (size_t)r * wb; \
-        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] = (const char *)x + (size_t)c * xb; \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps(); \
-        int64_t i = 0;                                                                       \
-        for (; i + 8 <= k; i += 8) {                                                         \
-            __m256 xv[2];                                                                    \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xv[c] =                      \
-                _mm256_loadu_ps((const float *)xc[c] + i);                                   \
-            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                             \
-            {                                                                                \
-                __m256 wv = load_w_##SUFFIX(wr[r], i);                                       \
-                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] =              \
-                    _mm256_fmadd_ps(wv, xv[c], acc[r][c]);                                   \
-            }                                                                                \
-        }                                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-        {                                                                                    \
-            float s = hsum256(acc[r][c]);                                                    \
-            for (int64_t j = i; j < k; j++)                                                  \
-                s += scalar_w_##SUFFIX(wr[r], j) * ((const float *)xc[c])[j];                \
-            y[(size_t)c * ys + (size_t)r] = s;                                               \
-        }                                                                                    \
-    }                                                                                        \
-    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                   \
-    {                                                                                        \
-        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")        \
-        TILE_DISPATCH(TILE_##SUFFIX);                                                        \
-        _Pragma("GCC diagnostic pop")                                                        \
+#define DEFINE_FLOAT_TILE(SUFFIX)                                                                  \
+    static inline                                                                                  \
+        __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
+    {                                                                                              \
+        const char *wr[4], *xc[2];                                                                 \
+        __m256 acc[4][2];                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
+            (const char *)w + (size_t)r * wb;                                                      \
+        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                               \
+            (const char *)x + (size_t)c * xb;                                                      \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();  \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= k; i += 8) {                                                               \
+            __m256 xv[2];                                                                          \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xv[c] =                           \
+                _mm256_loadu_ps((const float *)xc[c] + i);                                         \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                   \
+            {                                                                                      \
+                __m256 wv = load_w_##SUFFIX(wr[r], i);                                             \
+                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] =                   \
+                    _mm256_fmadd_ps(wv, xv[c], acc[r][c]);                                         \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                                   \
+        {                                                                                          \
+            float s = hsum256(acc[r][c]);                                                          \
+            for (int64_t j = i; j < k; j++)                                                        \
+                s += scalar_w_##SUFFIX(wr[r], j) * ((const float *)xc[c])[j];                      \
+            y[(size_t)c * ys + (size_t)r] = s;                                                     \
+        }                                                                                          \
+    }                                                                                              \
+    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                         \
+    {                                                                                              \
+        TILE_DISPATCH(TILE_##SUFFIX);                                                              \
     }
 
 #define TILE_f32(R, C) tile_f32(TILE_ARGS, R, C)
@@ -319,49 +393,52 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
     return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-#define DEFINE_Q80_TILE(SUFFIX, BLOCK)                                                      \
-    static inline __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, \
-                                                                     const int NC)           \
-    {                                                                                        \
-        const BLOCK *wr[4];                                                                  \
-        const block_q8_0 *xc[2];                                                             \
-        __m256 acc[4][2];                                                                    \
-        const __m256i ones = _mm256_set1_epi16(1);                                           \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                          \
-            (const BLOCK *)((const char *)w + (size_t)r * wb);                               \
-        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                          \
-            (const block_q8_0 *)((const char *)x + (size_t)c * xb);                          \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps(); \
-        const int64_t nb = k / QK8_0;                                                        \
-        for (int64_t b = 0; b < nb; b++) {                                                   \
-            __m256i xq[2];                                                                   \
-            float xd[2];                                                                     \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-            {                                                                                \
-                xq[c] = _mm256_loadu_si256((const __m256i *)xc[c][b].qs);                    \
-                xd[c] = _cvtsh_ss(xc[c][b].d);                                               \
-            }                                                                                \
-            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                             \
-            {                                                                                \
-                const __m256i wq = SUFFIX##_quants(&wr[r][b]);                               \
-                const __m256i wa = _mm256_sign_epi8(wq, wq);                                 \
-                const float wd = _cvtsh_ss(wr[r][b].d);                                      \
-                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                         \
-                {                                                                            \
-                    __m256i p = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(xq[c], wq));       \
-                    __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));               \
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), s, acc[r][c]);   \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-                y[(size_t)c * ys + (size_t)r] = hsum256(acc[r][c]);                          \
-    }                                                                                        \
-    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                   \
-    {                                                                                        \
-        TILE_DISPATCH(TILE_##SUFFIX);                                                        \
+#define DEFINE_Q80_TILE(SUFFIX, BLOCK)                                                             \
+    static inline                                                                                  \
+        __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
+    {                                                                                              \
+        const BLOCK *wr[4];                                                                        \
+        const block_q8_0 *xc[NC_MAX];                                                              \
+        /* one accumulator per output, blocks in order: the summation order of the                 \
+         * reference runtime's dot product, so results agree with it to the bit */                 \
+        __m256 acc[4][NC_MAX];                                                                     \
+        const __m256i ones = _mm256_set1_epi16(1);                                                 \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
+            (const BLOCK *)((const char *)w + (size_t)r * wb);                                     \
+        _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) xc[c] =                               \
+            (const block_q8_0 *)((const char *)x + (size_t)c * xb);                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();  \
+        const int64_t nb = k / QK8_0;                                                              \
+        for (int64_t b = 0; b < nb; b++) {                                                         \
+            __m256i xq[NC_MAX];                                                                    \
+            __m256 xd[NC_MAX];                                                                     \
+            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                                   \
+            {                                                                                      \
+                xq[c] = _mm256_loadu_si256((const __m256i *)xc[c][b].qs);                          \
+                xd[c] = _mm256_set1_ps(_cvtsh_ss(xc[c][b].d));                                     \
+            }                                                                                      \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                   \
+            {                                                                                      \
+                const __m256i wq = SUFFIX##_quants(&wr[r][b]);                                     \
+                const __m256i wa = _mm256_sign_epi8(wq, wq);                                       \
+                const __m256 wd = _mm256_set1_ps(_cvtsh_ss(wr[r][b].d));                           \
+                _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                               \
+                {                                                                                  \
+                    __m256i p = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(xq[c], wq));             \
+                    __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));                     \
+                    /* the same product wd * xd as a scalar, in every lane */                      \
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[c]), s, acc[r][c]);           \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) y[(size_t)c * ys + (size_t)r] =   \
+                hsum256(acc[r][c]);                                                                \
+    }                                                                                              \
+    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                         \
+    {                                                                                              \
+        TILE_DISPATCH_Q(TILE_##SUFFIX);                                                            \
     }
 
 #define TILE_q8_0(R, C) tile_q8_0(TILE_ARGS, R, C)
@@ -370,17 +447,19 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
 DEFINE_Q80_TILE(q8_0, block_q8_0)
 DEFINE_Q80_TILE(q4_0, block_q4_0)
 
-/* Q4_K: 6-bit scales and mins of the 8 sub-blocks as bytes
- * (out[0..7] = scales, out[8..15] = mins). */
-static inline __m128i q4k_scales_mins(const uint8_t *q)
+/* Q4_0 entry: the 8-row kernel for row groups (the driver uses them only
+ * when N % 8 == 0), 4 x 2 tiles otherwise. */
+static void gemm_q4_0_rows(TILE_PARAMS, int nr, int nc)
 {
-    uint32_t u[3];
-    memcpy(u, q, 12);
-    uint32_t sc_lo = u[0] & 0x3f3f3f3fu;
-    uint32_t m_lo = u[1] & 0x3f3f3f3fu;
-    uint32_t sc_hi = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 2) & 0x30303030u);
-    uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 2) & 0x30303030u);
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
+    if (nr == 8) {
+        gemm8_q4_0(k, w, wb, x, xb, y, ys, nc);
+        return;
+    }
+    for (int r = 0; r < nr; r += 4)
+        for (int c = 0; c < nc; c += NC_MAX)
+            gemm_q4_0(k, (const char *)w + (size_t)r * wb, wb, (const char *)x + (size_t)c * xb, xb,
+                      y + (size_t)c * ys + (size_t)r, ys, nr - r < 4 ? nr - r : 4,
+                      nc - c < NC_MAX ? nc - c : NC_MAX);
 }
 
 /* Per sub-block j, a vector with scale j in every int16 lane, from
@@ -391,8 +470,7 @@ static inline __m256i bcast_i16(__m256i sc16, int j)
     return _mm256_shuffle_epi8(sc16, ctrl);
 }
 
-static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const int NR,
-                                                            const int NC)
+static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const int NR, const int NC)
 {
     const block_q4_K *wr[4];
     const block_q8_K *xc[2];
@@ -441,8 +519,8 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
                 for (int j = 0; j < 4; j++) {
                     __m256i x0 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * j));
                     __m256i x1 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32));
-                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(qlo[j], x0),
-                                                   bcast_i16(sc16, 2 * j));
+                    __m256i p0 =
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(qlo[j], x0), bcast_i16(sc16, 2 * j));
                     __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(qhi[j], x1),
                                                    bcast_i16(sc16, 2 * j + 1));
                     isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
@@ -468,6 +546,19 @@ static void gemm_q4_k(TILE_PARAMS, int nr, int nc)
     TILE_DISPATCH(TILE_q4_k);
 }
 
+static void gemm_q4_k_rows(TILE_PARAMS, int nr, int nc)
+{
+    if (nr == 8) {
+        gemm8_q4_k(k, w, wb, x, xb, y, ys, nc);
+        return;
+    }
+    for (int r = 0; r < nr; r += 4)
+        for (int c = 0; c < nc; c += 2)
+            gemm_q4_k(k, (const char *)w + (size_t)r * wb, wb, (const char *)x + (size_t)c * xb, xb,
+                      y + (size_t)c * ys + (size_t)r, ys, nr - r < 4 ? nr - r : 4,
+                      nc - c < 2 ? nc - c : 2);
+}
+
 /* Q6_K: the 256 6-bit quants (0..63, offset 32 not yet removed) as 8 vectors
  * of 32 bytes in element order. */
 static inline void q6k_unpack(const block_q6_K *b, __m256i q[8])
@@ -489,8 +580,7 @@ static inline void q6k_unpack(const block_q6_K *b, __m256i q[8])
     }
 }
 
-static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const int NR,
-                                                            const int NC)
+static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const int NR, const int NC)
 {
     const block_q6_K *wr[4];
     const block_q8_K *xc[2];
@@ -545,7 +635,8 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
                         (char)(2 * e + 2), (char)(2 * e + 3), (char)(2 * e + 2), (char)(2 * e + 3));
                     __m256i xv = _mm256_loadu_si256((const __m256i *)(q8 + 32 * j));
                     __m256i p = _mm256_maddubs_epi16(q[j], xv);
-                    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(src, ctrl)));
+                    isum = _mm256_add_epi32(isum,
+                                            _mm256_madd_epi16(p, _mm256_shuffle_epi8(src, ctrl)));
                 }
                 /* remove the +32 offset: 32 * sum_j scale_j * bsum_j */
                 __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs[c], s16), 5);
@@ -655,7 +746,8 @@ static void swiglu(float *y, const float *x, const float *g, int64_t n)
 {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(silu256(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(g + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_mul_ps(silu256(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(g + i)));
     for (; i < n; i++)
         y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
 }
@@ -697,7 +789,8 @@ static void axpy_f32(float *y, float a, const float *x, int64_t n)
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++)
         y[i] += a * x[i];
 }
@@ -716,13 +809,16 @@ void cpu_kern_fill_avx2(cpu_kern *k)
 {
     k->isa = CPU_ISA_AVX2;
     k->name = "avx2";
-    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 2};
-    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 2};
-    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 2};
-    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){gemm_q8_0, 4, 2};
-    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){gemm_q4_0, 4, 2};
-    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){gemm_q4_k, 4, 2};
-    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){gemm_q6_k, 4, 2};
+    /* decode (one activation row): several weight rows per call give the
+     * float kernels independent FMA chains; the integer kernels stream
+     * best one row at a time (measured) */
+    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){gemm_q8_0, 4, NC_MAX, 1, 0};
+    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){gemm_q4_0_rows, 8, GEMM8_MAX_NC, 8, 8};
+    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){gemm_q4_k_rows, 8, GEMM8_MAX_NC, 1, 8};
+    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){gemm_q6_k, 4, 2, 1, 0};
     k->quant_q8_0 = quant_q8_0;
     k->quant_q8_k = quant_q8_k;
     k->round_f16 = round_f16;

@@ -9,10 +9,11 @@
  *   - F32/F16/BF16: 16 lanes, masked loads for the tail.
  * Numerics equal the AVX2 kernels' up to float summation order.
  */
-#include <immintrin.h>
-
 #include "cpu_kernels.h"
 #include "x86_common.h"
+#include "x86_gemm8.h"
+
+#include <immintrin.h>
 
 static inline float hsum512(__m512 v)
 {
@@ -33,27 +34,43 @@ static inline __m512 two_scales(float a, float b)
     return _mm512_mask_mov_ps(_mm512_set1_ps(a), (__mmask16)0xff00, _mm512_set1_ps(b));
 }
 
-#define TILE_DISPATCH(TILE)                                                                  \
-    do {                                                                                     \
-        if (nc == 2) {                                                                       \
-            switch (nr) {                                                                    \
-            case 4: TILE(4, 2); break;                                                       \
-            case 3: TILE(3, 2); break;                                                       \
-            case 2: TILE(2, 2); break;                                                       \
-            default: TILE(1, 2); break;                                                      \
-            }                                                                                \
-        } else {                                                                             \
-            switch (nr) {                                                                    \
-            case 4: TILE(4, 1); break;                                                       \
-            case 3: TILE(3, 1); break;                                                       \
-            case 2: TILE(2, 1); break;                                                       \
-            default: TILE(1, 1); break;                                                      \
-            }                                                                                \
-        }                                                                                    \
+#define TILE_DISPATCH(TILE)                                                                        \
+    do {                                                                                           \
+        if (nc == 2) {                                                                             \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 2);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 2);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 2);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 2);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+        } else {                                                                                   \
+            switch (nr) {                                                                          \
+            case 4:                                                                                \
+                TILE(4, 1);                                                                        \
+                break;                                                                             \
+            case 3:                                                                                \
+                TILE(3, 1);                                                                        \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(2, 1);                                                                        \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(1, 1);                                                                        \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 #define TILE_ARGS k, w, wb, x, xb, y, ys
-#define TILE_PARAMS                                                                          \
+#define TILE_PARAMS                                                                                \
     int64_t k, const void *w, size_t wb, const void *x, size_t xb, float *y, size_t ys
 
 /* ---- F32 / F16 / BF16 ---- */
@@ -74,35 +91,37 @@ static inline __m512 load16_bf16(const void *row, int64_t i, __mmask16 m)
     return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
 }
 
-#define DEFINE_FLOAT_TILE(SUFFIX)                                                            \
-    static inline __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, \
-                                                                     const int NC)           \
-    {                                                                                        \
-        const char *wr[4], *xc[2];                                                           \
-        __m512 acc[4][2];                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] = (const char *)w + (size_t)r * wb; \
-        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] = (const char *)x + (size_t)c * xb; \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = _mm512_setzero_ps(); \
-        for (int64_t i = 0; i < k; i += 16) {                                                \
-            const __mmask16 m = k - i >= 16 ? (__mmask16)0xffff                              \
-                                            : (__mmask16)((1u << (unsigned)(k - i)) - 1u);   \
-            __m512 xv[2];                                                                    \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xv[c] = load16_f32(xc[c], i, m); \
-            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                             \
-            {                                                                                \
-                __m512 wv = load16_##SUFFIX(wr[r], i, m);                                    \
-                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] =              \
-                    _mm512_fmadd_ps(wv, xv[c], acc[r][c]);                                   \
-            }                                                                                \
-        }                                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-                y[(size_t)c * ys + (size_t)r] = hsum512(acc[r][c]);                          \
-    }                                                                                        \
-    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                   \
-    {                                                                                        \
-        TILE_DISPATCH(TILE_##SUFFIX);                                                        \
+#define DEFINE_FLOAT_TILE(SUFFIX)                                                                  \
+    static inline                                                                                  \
+        __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
+    {                                                                                              \
+        const char *wr[4], *xc[2];                                                                 \
+        __m512 acc[4][2];                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
+            (const char *)w + (size_t)r * wb;                                                      \
+        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                               \
+            (const char *)x + (size_t)c * xb;                                                      \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] = _mm512_setzero_ps();  \
+        for (int64_t i = 0; i < k; i += 16) {                                                      \
+            const __mmask16 m =                                                                    \
+                k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (unsigned)(k - i)) - 1u);     \
+            __m512 xv[2];                                                                          \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xv[c] = load16_f32(xc[c], i, m);  \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                   \
+            {                                                                                      \
+                __m512 wv = load16_##SUFFIX(wr[r], i, m);                                          \
+                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) acc[r][c] =                   \
+                    _mm512_fmadd_ps(wv, xv[c], acc[r][c]);                                         \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) y[(size_t)c * ys + (size_t)r] =   \
+                hsum512(acc[r][c]);                                                                \
+    }                                                                                              \
+    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                         \
+    {                                                                                              \
+        TILE_DISPATCH(TILE_##SUFFIX);                                                              \
     }
 
 #define TILE_f32(R, C) tile_f32(TILE_ARGS, R, C)
@@ -145,69 +164,70 @@ static inline __m256i dot_i8x32(__m256i wq, __m256i aq)
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-#define DEFINE_Q80_TILE(SUFFIX, BLOCK)                                                      \
-    static inline __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, \
-                                                                     const int NC)           \
-    {                                                                                        \
-        const BLOCK *wr[4];                                                                  \
-        const block_q8_0 *xc[2];                                                             \
-        __m512 acc[4][2];                                                                    \
-        __m256 acc1[4][2];                                                                   \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                          \
-            (const BLOCK *)((const char *)w + (size_t)r * wb);                               \
-        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                          \
-            (const block_q8_0 *)((const char *)x + (size_t)c * xb);                          \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-        {                                                                                    \
-            acc[r][c] = _mm512_setzero_ps();                                                 \
-            acc1[r][c] = _mm256_setzero_ps();                                                \
-        }                                                                                    \
-        const int64_t nb = k / QK8_0;                                                        \
-        int64_t b = 0;                                                                       \
-        for (; b + 2 <= nb; b += 2) {                                                        \
-            __m512i xq[2];                                                                   \
-            float xd0[2], xd1[2];                                                            \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-            {                                                                                \
-                xq[c] = join256(_mm256_loadu_si256((const __m256i *)xc[c][b].qs),            \
-                                _mm256_loadu_si256((const __m256i *)xc[c][b + 1].qs));       \
-                xd0[c] = _cvtsh_ss(xc[c][b].d);                                              \
-                xd1[c] = _cvtsh_ss(xc[c][b + 1].d);                                          \
-            }                                                                                \
-            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                             \
-            {                                                                                \
-                const __m512i wq = join256(SUFFIX##_quants(&wr[r][b]), SUFFIX##_quants(&wr[r][b + 1])); \
-                const float wd0 = _cvtsh_ss(wr[r][b].d), wd1 = _cvtsh_ss(wr[r][b + 1].d);    \
-                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                         \
-                {                                                                            \
-                    __m512 s = _mm512_cvtepi32_ps(dot_i8x64(wq, xq[c]));                     \
-                    acc[r][c] = _mm512_fmadd_ps(two_scales(wd0 * xd0[c], wd1 * xd1[c]), s,   \
-                                                acc[r][c]);                                  \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
-        if (b < nb) {                                                                        \
-            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                             \
-            {                                                                                \
-                const __m256i wq = SUFFIX##_quants(&wr[r][b]);                               \
-                const float wd = _cvtsh_ss(wr[r][b].d);                                      \
-                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                         \
-                {                                                                            \
-                    __m256i xq1 = _mm256_loadu_si256((const __m256i *)xc[c][b].qs);          \
-                    __m256 s = _mm256_cvtepi32_ps(dot_i8x32(wq, xq1));                       \
-                    acc1[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(wd * _cvtsh_ss(xc[c][b].d)), s, \
-                                                 acc1[r][c]);                                \
-                }                                                                            \
-            }                                                                                \
-        }                                                                                    \
-        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                 \
-            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                             \
-                y[(size_t)c * ys + (size_t)r] = hsum512(acc[r][c]) + hsum256(acc1[r][c]);    \
-    }                                                                                        \
-    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                   \
-    {                                                                                        \
-        TILE_DISPATCH(TILE_##SUFFIX);                                                        \
+#define DEFINE_Q80_TILE(SUFFIX, BLOCK)                                                             \
+    static inline                                                                                  \
+        __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
+    {                                                                                              \
+        const BLOCK *wr[4];                                                                        \
+        const block_q8_0 *xc[2];                                                                   \
+        __m512 acc[4][2];                                                                          \
+        __m256 acc1[4][2];                                                                         \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
+            (const BLOCK *)((const char *)w + (size_t)r * wb);                                     \
+        _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) xc[c] =                               \
+            (const block_q8_0 *)((const char *)x + (size_t)c * xb);                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                                   \
+        {                                                                                          \
+            acc[r][c] = _mm512_setzero_ps();                                                       \
+            acc1[r][c] = _mm256_setzero_ps();                                                      \
+        }                                                                                          \
+        const int64_t nb = k / QK8_0;                                                              \
+        int64_t b = 0;                                                                             \
+        for (; b + 2 <= nb; b += 2) {                                                              \
+            __m512i xq[2];                                                                         \
+            float xd0[2], xd1[2];                                                                  \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                                   \
+            {                                                                                      \
+                xq[c] = join256(_mm256_loadu_si256((const __m256i *)xc[c][b].qs),                  \
+                                _mm256_loadu_si256((const __m256i *)xc[c][b + 1].qs));             \
+                xd0[c] = _cvtsh_ss(xc[c][b].d);                                                    \
+                xd1[c] = _cvtsh_ss(xc[c][b + 1].d);                                                \
+            }                                                                                      \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                   \
+            {                                                                                      \
+                const __m512i wq =                                                                 \
+                    join256(SUFFIX##_quants(&wr[r][b]), SUFFIX##_quants(&wr[r][b + 1]));           \
+                const float wd0 = _cvtsh_ss(wr[r][b].d), wd1 = _cvtsh_ss(wr[r][b + 1].d);          \
+                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                               \
+                {                                                                                  \
+                    __m512 s = _mm512_cvtepi32_ps(dot_i8x64(wq, xq[c]));                           \
+                    acc[r][c] =                                                                    \
+                        _mm512_fmadd_ps(two_scales(wd0 * xd0[c], wd1 * xd1[c]), s, acc[r][c]);     \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        if (b < nb) {                                                                              \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                   \
+            {                                                                                      \
+                const __m256i wq = SUFFIX##_quants(&wr[r][b]);                                     \
+                const float wd = _cvtsh_ss(wr[r][b].d);                                            \
+                _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++)                               \
+                {                                                                                  \
+                    __m256i xq1 = _mm256_loadu_si256((const __m256i *)xc[c][b].qs);                \
+                    __m256 s = _mm256_cvtepi32_ps(dot_i8x32(wq, xq1));                             \
+                    acc1[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(wd * _cvtsh_ss(xc[c][b].d)), s,    \
+                                                 acc1[r][c]);                                      \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 2") for (int c = 0; c < NC; c++) y[(size_t)c * ys + (size_t)r] =   \
+                hsum512(acc[r][c]) + hsum256(acc1[r][c]);                                          \
+    }                                                                                              \
+    static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                         \
+    {                                                                                              \
+        TILE_DISPATCH(TILE_##SUFFIX);                                                              \
     }
 
 #define TILE_q8_0(R, C) tile_q8_0(TILE_ARGS, R, C)
@@ -218,18 +238,6 @@ DEFINE_Q80_TILE(q4_0, block_q4_0)
 
 /* ---- Q4_K ---- */
 
-/* 6-bit scales and mins of a Q4_K block: bytes 0..7 scales, 8..15 mins. */
-static inline __m128i q4k_scales_mins(const uint8_t *q)
-{
-    uint32_t u[3];
-    memcpy(u, q, 12);
-    uint32_t sc_lo = u[0] & 0x3f3f3f3fu;
-    uint32_t m_lo = u[1] & 0x3f3f3f3fu;
-    uint32_t sc_hi = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 2) & 0x30303030u);
-    uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 2) & 0x30303030u);
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
-}
-
 /* int16 index vector [a x 16 | b x 16] for permutexvar */
 static inline __m512i idx_pair16(int a, int b)
 {
@@ -237,8 +245,7 @@ static inline __m512i idx_pair16(int a, int b)
                                  _mm512_set1_epi16((short)b));
 }
 
-static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const int NR,
-                                                            const int NC)
+static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const int NR, const int NC)
 {
     const block_q4_K *wr[4];
     const block_q8_K *xc[2];
@@ -277,7 +284,8 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(wb_->qs + 32 * j));
-                q[j] = join256(_mm256_and_si256(v, m4), _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+                q[j] =
+                    join256(_mm256_and_si256(v, m4), _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
                 sc[j] = _mm512_permutexvar_epi16(idx_pair16(2 * j, 2 * j + 1), sc32);
             }
 #pragma GCC unroll 2
@@ -293,8 +301,8 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
                 __m256i is = _mm256_add_epi32(_mm512_castsi512_si256(isum),
                                               _mm512_extracti64x4_epi64(isum, 1));
                 __m256i mins = _mm256_madd_epi16(bs[c], mn16);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(is),
-                                            acc[r][c]);
+                acc[r][c] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(is), acc[r][c]);
                 acc[r][c] = _mm256_fnmadd_ps(_mm256_set1_ps(wm * xd[c]), _mm256_cvtepi32_ps(mins),
                                              acc[r][c]);
             }
@@ -321,15 +329,16 @@ static inline void q6k_unpack_half(const block_q6_K *b, int h, __m512i out[2])
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(0x30);
     /* shift counts per 16-bit lane: low half of the vector, high half */
-    const __m512i sh_a = _mm512_mask_mov_epi16(_mm512_set1_epi16(4), (__mmask32)0xffff0000u,
-                                               _mm512_set1_epi16(2));
-    const __m512i sh_b = _mm512_mask_mov_epi16(_mm512_set1_epi16(0), (__mmask32)0xffff0000u,
-                                               _mm512_set1_epi16(2));
+    const __m512i sh_a =
+        _mm512_mask_mov_epi16(_mm512_set1_epi16(4), (__mmask32)0xffff0000u, _mm512_set1_epi16(2));
+    const __m512i sh_b =
+        _mm512_mask_mov_epi16(_mm512_set1_epi16(0), (__mmask32)0xffff0000u, _mm512_set1_epi16(2));
     const __m512i l = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
     const __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
     const __m512i hh = join256(hb, hb);
     /* elements 0..31: ql[0..31] low | qh bits 0-1; 32..63: ql[32..63] low | qh bits 2-3 */
-    out[0] = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(_mm512_sllv_epi16(hh, sh_a), m2));
+    out[0] =
+        _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(_mm512_sllv_epi16(hh, sh_a), m2));
     /* elements 64..95: ql[0..31] high | qh bits 4-5; 96..127: ql[32..63] high | qh bits 6-7 */
     out[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
                              _mm512_and_si512(_mm512_srlv_epi16(hh, sh_b), m2));
@@ -344,8 +353,7 @@ static inline __m512i idx_quad16(int s0)
     return _mm512_mask_mov_epi16(v, (__mmask32)0xff000000u, _mm512_set1_epi16((short)(s0 + 3)));
 }
 
-static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const int NR,
-                                                            const int NC)
+static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const int NR, const int NC)
 {
     const block_q6_K *wr[4];
     const block_q8_K *xc[2];
@@ -396,8 +404,8 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
                                               _mm512_extracti64x4_epi64(isum, 1));
                 /* remove the +32 offset: 32 * sum_j scale_j * bsum_j */
                 is = _mm256_sub_epi32(is, _mm256_slli_epi32(_mm256_madd_epi16(bs[c], s16), 5));
-                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(is),
-                                            acc[r][c]);
+                acc[r][c] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(is), acc[r][c]);
             }
         }
     }
@@ -414,15 +422,35 @@ static void gemm_q6_k(TILE_PARAMS, int nr, int nc)
     TILE_DISPATCH(TILE_q6_k);
 }
 
+/* Q4_0 / Q4_K entries: the shared 8-row kernels for full row groups with
+ * several activation rows, the 512-bit tiles otherwise. */
+#define DEFINE_ROWS(SUFFIX)                                                                        \
+    static void gemm_##SUFFIX##_rows(TILE_PARAMS, int nr, int nc)                                  \
+    {                                                                                              \
+        if (nr == 8) {                                                                             \
+            gemm8_##SUFFIX(k, w, wb, x, xb, y, ys, nc);                                            \
+            return;                                                                                \
+        }                                                                                          \
+        for (int r = 0; r < nr; r += 4)                                                            \
+            for (int c = 0; c < nc; c += 2)                                                        \
+                gemm_##SUFFIX(k, (const char *)w + (size_t)r * wb, wb,                             \
+                              (const char *)x + (size_t)c * xb, xb,                                \
+                              y + (size_t)c * ys + (size_t)r, ys, nr - r < 4 ? nr - r : 4,         \
+                              nc - c < 2 ? nc - c : 2);                                            \
+    }
+
+DEFINE_ROWS(q4_0)
+DEFINE_ROWS(q4_k)
+
 void cpu_kern_fill_avx512(cpu_kern *k)
 {
     k->isa = CPU_ISA_AVX512;
     k->name = "avx512";
-    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 2};
-    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 2};
-    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 2};
-    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){gemm_q8_0, 4, 2};
-    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){gemm_q4_0, 4, 2};
-    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){gemm_q4_k, 4, 2};
-    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){gemm_q6_k, 4, 2};
+    k->gemm[PLMM_DTYPE_F32] = (cpu_gemm){gemm_f32, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_F16] = (cpu_gemm){gemm_f16, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_BF16] = (cpu_gemm){gemm_bf16, 4, 2, 4, 0};
+    k->gemm[PLMM_DTYPE_Q8_0] = (cpu_gemm){gemm_q8_0, 4, 2, 1, 0};
+    k->gemm[PLMM_DTYPE_Q4_0] = (cpu_gemm){gemm_q4_0_rows, 8, GEMM8_MAX_NC, 8, 8};
+    k->gemm[PLMM_DTYPE_Q4_K] = (cpu_gemm){gemm_q4_k_rows, 8, GEMM8_MAX_NC, 1, 8};
+    k->gemm[PLMM_DTYPE_Q6_K] = (cpu_gemm){gemm_q6_k, 4, 2, 1, 0};
 }
