@@ -8,6 +8,7 @@ pkgs=(
   libinih-dev libsodium-dev              # engine dependencies
   clang libclang-rt-14-dev               # fuzzers (libFuzzer) and the clang build
   python3                                # regenerates the unshipped test models
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernels, tested under emulation
 )
 
 missing=()

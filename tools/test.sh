@@ -18,3 +18,6 @@ ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --print-errorlogs --num-pro
   --timeout-multiplier 4
 
 tools/fuzz-smoke.sh build-fuzz "$fuzz_seconds"
+
+# ARM64 NEON kernels: cross-compiled and run under qemu-user
+tools/test-neon.sh
