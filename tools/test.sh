@@ -21,3 +21,20 @@ tools/fuzz-smoke.sh build-fuzz "$fuzz_seconds"
 
 # ARM64 NEON kernels: cross-compiled and run under qemu-user
 tools/test-neon.sh
+
+# One closing line over both builds' meson results
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+ok = bad = skip = 0
+for path in sys.argv[1:]:
+    for line in open(path):
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            ok += 1
+        elif r == "SKIP":
+            skip += 1
+        else:
+            bad += 1
+print(f"tests: {ok} passed, {bad} failed, {skip} skipped")
+sys.exit(1 if bad else 0)
+PY
