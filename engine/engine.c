@@ -113,7 +113,6 @@ static plmm_status open_backends(plmm_engine *e)
     if (e->backends == NULL)
         return plmm_err(PLMM_ERR_NOMEM, "cannot allocate backend list");
     char *save = NULL;
-    uint32_t failed = 0;
     char first_err[512] = "";
     plmm_status first_st = PLMM_OK;
     for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
@@ -128,7 +127,6 @@ static plmm_status open_backends(plmm_engine *e)
         if (st == PLMM_ERR_CONFIG || st == PLMM_ERR_NOMEM)
             return st; /* the user's configuration is wrong: say so, do not skip */
         if (st != PLMM_OK) {
-            failed++;
             if (first_st == PLMM_OK) {
                 first_st = st;
                 snprintf(first_err, sizeof(first_err), "%s", plmm_last_errmsg());
@@ -154,7 +152,6 @@ static plmm_status open_backends(plmm_engine *e)
         return plmm_err(first_st ? first_st : PLMM_ERR_NOT_FOUND,
                         "no usable backend (engine.backends = %s)%s%s", list ? list : "cpu",
                         first_err[0] ? ": " : "", first_err);
-    (void)failed;
     return PLMM_OK;
 }
 

@@ -613,14 +613,13 @@ static void bind_roots(plmm_sched *s, plmm_graph_builder *g, const plmm_state_sl
     }
 }
 
-static void bind_activation(plmm_sched *s, const plmm_graph_builder *g, uint32_t r, int32_t be)
+static void bind_activation(plmm_sched *s, uint32_t r, int32_t be)
 {
     sched_backend *b = &s->be[be];
     plmm_tensor *bt = &s->bound[r];
     bt->buffer = b->abuf;
     bt->offset = s->off[r];
     bt->data = b->abase ? b->abase + s->off[r] : NULL;
-    (void)g;
 }
 
 /* ---- run ---- */
@@ -671,7 +670,7 @@ plmm_status plmm_sched_run(plmm_sched *s, plmm_graph_builder *g, const plmm_stat
     bind_roots(s, g, slots, n_slots);
     for (uint32_t t = 0; t < g->n_tensors; t++)
         if (g->info[t].view_src < 0 && !is_state(g, t) && g->info[t].producer >= 0)
-            bind_activation(s, g, t, s->home[t]);
+            bind_activation(s, t, s->home[t]);
 
     int32_t prev = -1;
     uint32_t split_id = 0;
