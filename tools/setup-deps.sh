@@ -9,6 +9,8 @@ pkgs=(
   clang libclang-rt-14-dev               # fuzzers (libFuzzer) and the clang build
   python3                                # regenerates the unshipped test models
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernels, tested under emulation
+  libvulkan-dev glslc mesa-vulkan-drivers vulkan-validationlayers vulkan-tools  # Vulkan backend, lavapipe
+  ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo  # OpenCL backend, certified on PoCL
 )
 
 missing=()
