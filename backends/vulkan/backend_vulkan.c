@@ -864,33 +864,9 @@ static const plmm_option_schema vk_options[] = {
              "(also PLMM_VULKAN_VALIDATION=1)"},
 };
 
-#define WEIGHT_DTYPES                                                                              \
-    (PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |                             \
-     PLMM_DTYPE_BIT(PLMM_DTYPE_Q8_0) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_0) |                           \
-     PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_K) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q6_K))
-#define F32_ONLY PLMM_DTYPE_BIT(PLMM_DTYPE_F32)
-#define STRIDED PLMM_CAP_NONCONTIG
-#define STRIDED_INPLACE (PLMM_CAP_NONCONTIG | PLMM_CAP_INPLACE)
-
-static const plmm_op_caps vk_caps[] = {
-    {.op = PLMM_OP_GET_ROWS, .flags = STRIDED, .dtypes = WEIGHT_DTYPES},
-    {.op = PLMM_OP_RMS_NORM, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-    {.op = PLMM_OP_ADD, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-    {.op = PLMM_OP_MUL, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-    {.op = PLMM_OP_MUL_MAT, .flags = STRIDED, .dtypes = WEIGHT_DTYPES},
-    {.op = PLMM_OP_ROPE, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-    {.op = PLMM_OP_SOFTMAX, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-    {.op = PLMM_OP_ATTENTION,
-     .flags = STRIDED,
-     .dtypes = PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16)},
-    {.op = PLMM_OP_SILU, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-    {.op = PLMM_OP_SWIGLU, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-    {.op = PLMM_OP_CPY,
-     .flags = STRIDED,
-     .dtypes = PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |
-               PLMM_DTYPE_BIT(PLMM_DTYPE_BF16)},
-    {.op = PLMM_OP_SCALE, .flags = STRIDED_INPLACE, .dtypes = F32_ONLY},
-};
+/* no BF16 weights in the shaders */
+#define VK_WEIGHT_DTYPES (PLMM_SDK_WEIGHT_DTYPES & ~PLMM_DTYPE_BIT(PLMM_DTYPE_BF16))
+static const plmm_op_caps vk_caps[] = {PLMM_SDK_CAPS_ALL_OPS(VK_WEIGHT_DTYPES)};
 
 static const plmm_backend_vtbl vk_vtbl = {
     .struct_size = sizeof(plmm_backend_vtbl),

@@ -42,6 +42,44 @@ const char *plmm_dtype_name(uint32_t dtype);
 /* Static name of an op ("MUL_MAT", ...) or "?" */
 const char *plmm_op_name(uint32_t op);
 
+/* ---- capability tables ---- */
+
+/* Every weight type a backend may dequantize (GET_ROWS, MUL_MAT). */
+#define PLMM_SDK_WEIGHT_DTYPES                                                                     \
+    (PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |                             \
+     PLMM_DTYPE_BIT(PLMM_DTYPE_BF16) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q8_0) |                           \
+     PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_0) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_K) |                           \
+     PLMM_DTYPE_BIT(PLMM_DTYPE_Q6_K))
+
+/*
+ * Initialisers of a plmm_op_caps table declaring every op of backend.h with
+ * strided views (and in-place use where the contract allows it); weights:
+ * the dtype mask of GET_ROWS and MUL_MAT. Usage:
+ *     static const plmm_op_caps caps[] = {PLMM_SDK_CAPS_ALL_OPS(PLMM_SDK_WEIGHT_DTYPES)};
+ */
+#define PLMM_SDK_CAPS_ALL_OPS(weights)                                                             \
+    {.op = PLMM_OP_GET_ROWS, .flags = PLMM_CAP_NONCONTIG, .dtypes = (weights)},                    \
+        {.op = PLMM_OP_RMS_NORM, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32},                \
+        {.op = PLMM_OP_ADD, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32},                     \
+        {.op = PLMM_OP_MUL, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32},                     \
+        {.op = PLMM_OP_MUL_MAT, .flags = PLMM_CAP_NONCONTIG, .dtypes = (weights)},                 \
+        {.op = PLMM_OP_ROPE, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32},                    \
+        {.op = PLMM_OP_SOFTMAX, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32},                 \
+        {.op = PLMM_OP_ATTENTION,                                                                  \
+         .flags = PLMM_CAP_NONCONTIG,                                                              \
+         .dtypes = PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16)},               \
+        {.op = PLMM_OP_SILU, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32},                    \
+        {.op = PLMM_OP_SWIGLU, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32},                  \
+        {.op = PLMM_OP_CPY,                                                                        \
+         .flags = PLMM_CAP_NONCONTIG,                                                              \
+         .dtypes = PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |               \
+                   PLMM_DTYPE_BIT(PLMM_DTYPE_BF16)},                                               \
+    {                                                                                              \
+        .op = PLMM_OP_SCALE, .flags = PLMM_SDK_CAP_IP, .dtypes = PLMM_SDK_F32                      \
+    }
+#define PLMM_SDK_F32 PLMM_DTYPE_BIT(PLMM_DTYPE_F32)
+#define PLMM_SDK_CAP_IP (PLMM_CAP_NONCONTIG | PLMM_CAP_INPLACE)
+
 #ifdef __cplusplus
 }
 #endif
