@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(
   gcc g++ meson ninja-build pkg-config   # toolchain
   libinih-dev libsodium-dev              # engine dependencies
+  libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev  # E-model connectors, plmm serve
   clang libclang-rt-14-dev               # fuzzers (libFuzzer) and the clang build
   python3                                # regenerates the unshipped test models
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernels, tested under emulation
