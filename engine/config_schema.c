@@ -85,43 +85,45 @@ static const plmm_option_schema chat_keys[] = {
 
 static const plmm_option_schema expert_keys[] = {
     {"enabled", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
-                   "consult this expert (false keeps the section but routes around it)"},
+     "consult this expert (false keeps the section but routes around it)"},
     {"connector", PLMM_OPT_ENUM, 0, NULL, NO_RANGE, "local|openai",
-                     "how the E-model is reached: local = a GGUF model or LoRA adapter run by "
-                     "this engine, openai = an OpenAI-compatible server; required"},
-    {"model", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
-                 "local: the E-model's GGUF file"},
+     "how the E-model is reached: local = a GGUF model or LoRA adapter run by "
+     "this engine, openai = an OpenAI-compatible server; required"},
+    {"model", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL, "local: the E-model's GGUF file"},
     {"lora", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
-                "local: a GGUF LoRA adapter applied to the P-model instead of a second model"},
-    {"lora_scale", PLMM_OPT_FLOAT, 0, "1.0", 0, 4, NULL,
-                      "local: scale of the LoRA adapter"},
+     "local: a GGUF LoRA adapter applied to the P-model instead of a second model"},
+    {"lora_scale", PLMM_OPT_FLOAT, 0, "1.0", 0, 4, NULL, "local: scale of the LoRA adapter"},
+    {"context", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "local: context of the connector's session in tokens; 0 = [engine] context"},
     {"endpoint", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
-                    "openai: base URL including /v1, e.g. http://127.0.0.1:8081/v1"},
+     "openai: base URL including /v1, e.g. http://127.0.0.1:8081/v1"},
     {"model_name", PLMM_OPT_STRING, 0, "", NO_RANGE, NULL,
-                      "openai: model id sent with each request; empty = the server's default"},
+     "openai: model id sent with each request; empty = the server's default"},
     {"api_key_env", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
-                       "openai: environment variable holding the API key (keys are never "
-                       "written in the INI)"},
+     "openai: environment variable holding the API key, sent as a Bearer token"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: the API key itself, used when api_key_env is unset or empty; prefer "
+     "api_key_env (an INI file is easily copied)"},
     {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
-                   "openai: extra CA bundle; TLS verification is always on"},
+     "openai: extra CA bundle; TLS verification is always on"},
     {"share", PLMM_OPT_ENUM, 0, "pseudonymized", NO_RANGE, "none|pseudonymized|full",
-                 "what the E-model may receive: none = only questions with no personal data, "
-                 "pseudonymized = personal data replaced by placeholders, full = as typed"},
+     "what the E-model may receive: none = only questions with no personal data, "
+     "pseudonymized = personal data replaced by placeholders, full = as typed"},
     {"price_per_1k_tokens", PLMM_OPT_FLOAT, 0, "0", 0, 1e6, NULL,
-                 "price of 1000 tokens (prompt + completion), metered per consultation"},
+     "price of 1000 tokens (prompt + completion), metered per consultation"},
     {"budget", PLMM_OPT_FLOAT, 0, "-1", -1, 1e9, NULL,
-                  "most this expert may cost per engine run, in the unit of the price; "
-                  "-1 = unlimited, 0 = never consulted"},
-    {"timeout", PLMM_OPT_FLOAT, 0, "60", 0.1, 3600, NULL,
-                   "seconds a whole consultation may take"},
+     "most this expert may cost per engine run, in the unit of the price; "
+     "-1 = unlimited, 0 = never consulted"},
+    {"timeout", PLMM_OPT_FLOAT, 0, "60", 0.1, 3600, NULL, "seconds a whole consultation may take"},
     {"connect_timeout", PLMM_OPT_FLOAT, 0, "10", 0.1, 600, NULL,
-                           "openai: seconds to establish the connection"},
+     "openai: seconds to establish the connection"},
+    {"read_timeout", PLMM_OPT_FLOAT, 0, "0", 0, 3600, NULL,
+     "openai: longest silence while waiting for or receiving the answer; 0 = only timeout"},
     {"max_retries", PLMM_OPT_INT, 0, "2", 0, 10, NULL,
-                       "openai: retries on 429, 5xx and connection errors, with backoff"},
-    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL,
-                      "most tokens of one answer"},
+     "openai: retries on 429, 5xx and connection errors, with backoff"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL, "most tokens of one answer"},
     {"stream", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
-                  "stream the answer as it is produced (SSE for openai)"},
+     "stream the answer as it is produced (SSE for openai)"},
 };
 
 /* ---- all sections ---- */

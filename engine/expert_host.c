@@ -7,11 +7,11 @@
 
 #include "errors.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 /* ---- the engine's keys ---- */
 
@@ -21,15 +21,18 @@ enum {
     K_MODEL,
     K_LORA,
     K_LORA_SCALE,
+    K_CONTEXT,
     K_ENDPOINT,
     K_MODEL_NAME,
     K_API_KEY_ENV,
+    K_API_KEY,
     K_CA_FILE,
     K_SHARE,
     K_PRICE,
     K_BUDGET,
     K_TIMEOUT,
     K_CONNECT_TIMEOUT,
+    K_READ_TIMEOUT,
     K_MAX_RETRIES,
     K_MAX_TOKENS,
     K_STREAM,
@@ -44,15 +47,18 @@ static const char *const key_names[K_COUNT] = {
     [K_MODEL] = "model",
     [K_LORA] = "lora",
     [K_LORA_SCALE] = "lora_scale",
+    [K_CONTEXT] = "context",
     [K_ENDPOINT] = "endpoint",
     [K_MODEL_NAME] = "model_name",
     [K_API_KEY_ENV] = "api_key_env",
+    [K_API_KEY] = "api_key",
     [K_CA_FILE] = "ca_file",
     [K_SHARE] = "share",
     [K_PRICE] = "price_per_1k_tokens",
     [K_BUDGET] = "budget",
     [K_TIMEOUT] = "timeout",
     [K_CONNECT_TIMEOUT] = "connect_timeout",
+    [K_READ_TIMEOUT] = "read_timeout",
     [K_MAX_RETRIES] = "max_retries",
     [K_MAX_TOKENS] = "max_tokens",
     [K_STREAM] = "stream",
@@ -151,6 +157,10 @@ void plmm_expert_settings_clear(plmm_expert_settings *s)
     free(s->endpoint);
     free(s->model_name);
     free(s->api_key_env);
+    if (s->api_key != NULL) {
+        sodium_memzero(s->api_key, strlen(s->api_key));
+        free(s->api_key);
+    }
     free(s->ca_file);
     memset(s, 0, sizeof(*s));
 }
@@ -183,12 +193,11 @@ plmm_status plmm_expert_settings_read(const plmm_config *cfg, const char *sectio
                              "connector 'openai' needs 'endpoint' (e.g. http://127.0.0.1:8081/v1)");
         const char *e = v[K_ENDPOINT]->v.s;
         if (strncmp(e, "http://", 7) != 0 && strncmp(e, "https://", 8) != 0)
-            return key_error(cfg, section, "endpoint",
-                             "'%s' is not an http:// or https:// URL", e);
+            return key_error(cfg, section, "endpoint", "'%s' is not an http:// or https:// URL", e);
     }
     if (v[K_API_KEY_ENV] != NULL && !valid_env_name(v[K_API_KEY_ENV]->v.s))
-        return key_error(cfg, section, "api_key_env",
-                         "'%s' is not an environment variable name", v[K_API_KEY_ENV]->v.s);
+        return key_error(cfg, section, "api_key_env", "'%s' is not an environment variable name",
+                         v[K_API_KEY_ENV]->v.s);
 
     out->enabled = v[K_ENABLED] != NULL ? v[K_ENABLED]->v.b : true;
     out->stream = v[K_STREAM] != NULL ? v[K_STREAM]->v.b : true;
@@ -202,11 +211,14 @@ plmm_status plmm_expert_settings_read(const plmm_config *cfg, const char *sectio
     out->budget = v[K_BUDGET] != NULL ? v[K_BUDGET]->v.f : -1.0;
     out->timeout_s = v[K_TIMEOUT] != NULL ? v[K_TIMEOUT]->v.f : 60.0;
     out->connect_timeout_s = v[K_CONNECT_TIMEOUT] != NULL ? v[K_CONNECT_TIMEOUT]->v.f : 10.0;
+    out->read_timeout_s = v[K_READ_TIMEOUT] != NULL ? v[K_READ_TIMEOUT]->v.f : 0.0;
+    out->context = v[K_CONTEXT] != NULL ? (int32_t)v[K_CONTEXT]->v.i : 0;
     out->max_retries = v[K_MAX_RETRIES] != NULL ? (int32_t)v[K_MAX_RETRIES]->v.i : 2;
     out->max_tokens = v[K_MAX_TOKENS] != NULL ? (int32_t)v[K_MAX_TOKENS]->v.i : 512;
     if (!dup_opt(v[K_MODEL], &out->model) || !dup_opt(v[K_LORA], &out->lora) ||
         !dup_opt(v[K_ENDPOINT], &out->endpoint) || !dup_opt(v[K_MODEL_NAME], &out->model_name) ||
-        !dup_opt(v[K_API_KEY_ENV], &out->api_key_env) || !dup_opt(v[K_CA_FILE], &out->ca_file)) {
+        !dup_opt(v[K_API_KEY_ENV], &out->api_key_env) || !dup_opt(v[K_API_KEY], &out->api_key) ||
+        !dup_opt(v[K_CA_FILE], &out->ca_file)) {
         plmm_expert_settings_clear(out);
         return plmm_err(PLMM_ERR_NOMEM, "out of memory reading [%s]", section);
     }
@@ -320,8 +332,8 @@ const plmm_expert_settings *plmm_expert_inst_settings(const plmm_expert_inst *in
     return &inst->settings;
 }
 
-plmm_status plmm_expert_inst_check(plmm_expert_inst *inst, const char *question,
-                                   const char *answer, plmm_check_result *out)
+plmm_status plmm_expert_inst_check(plmm_expert_inst *inst, const char *question, const char *answer,
+                                   plmm_check_result *out)
 {
     memset(out, 0, sizeof(*out));
     out->struct_size = sizeof(*out);
@@ -339,7 +351,7 @@ plmm_status plmm_expert_inst_check(plmm_expert_inst *inst, const char *question,
         plmm_status ret = s < 0 ? s : PLMM_ERR_PLUGIN;
         if (s == PLMM_OK)
             (void)plmm_err(ret, "expert '%s': check returned verdict %u", inst->desc->name,
-                     (unsigned)out->verdict);
+                           (unsigned)out->verdict);
         else
             (void)plmm_err(ret, "expert '%s': check failed: %s", inst->desc->name, detail);
         out->verdict = PLMM_CHECK_FAIL;

@@ -37,14 +37,17 @@ typedef struct plmm_expert_settings {
     char *model;        /* local: GGUF file */
     char *lora;         /* local: LoRA adapter applied to the P-model */
     double lora_scale;
+    int32_t context;   /* local: session context in tokens, 0 = [engine] context */
     char *endpoint;    /* openai: base URL including /v1 */
     char *model_name;  /* openai: model id sent in requests ("" = server default) */
     char *api_key_env; /* openai: environment variable holding the API key */
+    char *api_key;     /* openai: the key written in the INI (wiped when cleared) */
     char *ca_file;     /* openai: extra CA bundle */
     double price_per_1k_tokens;
     double budget; /* most spent per engine lifetime; < 0 = unlimited */
     double timeout_s;
     double connect_timeout_s;
+    double read_timeout_s; /* 0 = only timeout_s */
     int32_t max_retries;
     int32_t max_tokens;
 } plmm_expert_settings;
@@ -61,8 +64,7 @@ typedef struct plmm_expert_settings {
 PLMM_NODISCARD plmm_status plmm_expert_settings_read(const plmm_config *cfg, const char *section,
                                                      const plmm_option_value *values,
                                                      uint32_t n_values, uint32_t allowed,
-                                                     plmm_expert_settings *out)
-    PLMM_NONNULL(2, 6);
+                                                     plmm_expert_settings *out) PLMM_NONNULL(2, 6);
 void plmm_expert_settings_clear(plmm_expert_settings *s);
 
 /* "none", "pseudonymized", "full" */
@@ -88,8 +90,7 @@ void plmm_expert_inst_destroy(plmm_expert_inst *inst);
 
 const char *plmm_expert_inst_name(const plmm_expert_inst *inst) PLMM_NONNULL(1);
 const plmm_expert_desc *plmm_expert_inst_desc(const plmm_expert_inst *inst) PLMM_NONNULL(1);
-const plmm_expert_settings *plmm_expert_inst_settings(const plmm_expert_inst *inst)
-    PLMM_NONNULL(1);
+const plmm_expert_settings *plmm_expert_inst_settings(const plmm_expert_inst *inst) PLMM_NONNULL(1);
 
 /*
  * Run the expert's answer check. An expert without one passes with an

@@ -13,8 +13,8 @@
 
 /* The lexical score of one text against one expert. */
 typedef struct plmm_domain_score {
-    float score;      /* sum of the weights of the distinct signals found */
-    uint32_t n_hits;  /* signals found (all of them, also beyond hits[]) */
+    float score;     /* sum of the weights of the distinct signals found */
+    uint32_t n_hits; /* signals found (all of them, also beyond hits[]) */
     /* the heaviest signals found, heaviest first; borrowed from the
      * descriptor */
     const plmm_routing_signal *hits[PLMM_MATCH_MAX_HITS];

@@ -605,8 +605,9 @@ static plmm_status load_locked(plmm_registry *reg, plugin *p)
     bool expert = m->kind == PLMM_PLUGIN_EXPERT;
     int engine_major = expert ? PLMM_EXPERT_ABI_MAJOR : PLMM_BACKEND_ABI_MAJOR;
     if (m->abi_major != (uint32_t)engine_major)
-        return fail(reg, p, PLMM_ERR_ABI, "plugin '%s' is built for %s ABI %u.x, engine supports %d.x",
-                    m->name, plmm_plugin_kind_name(m->kind), (unsigned)m->abi_major, engine_major);
+        return fail(reg, p, PLMM_ERR_ABI,
+                    "plugin '%s' is built for %s ABI %u.x, engine supports %d.x", m->name,
+                    plmm_plugin_kind_name(m->kind), (unsigned)m->abi_major, engine_major);
     if (stat(m->library_path, &st) != 0) {
         if (errno == ENOENT)
             return fail(reg, p, PLMM_ERR_NOT_FOUND, "plugin '%s': library '%s' not found", m->name,
@@ -710,11 +711,10 @@ plmm_status plmm_registry_check_config(const plmm_registry *reg)
                 continue;
             const char *kind = plmm_plugin_kind_name(families[f].kind);
             if (line > 0)
-                return plmm_err(PLMM_ERR_CONFIG,
-                                "%s:%u: [%s]: no %s plugin named '%s' was found", source,
-                                (unsigned)line, sec, kind, name);
-            return plmm_err(PLMM_ERR_CONFIG, "%s: [%s]: no %s plugin named '%s' was found",
-                            source, sec, kind, name);
+                return plmm_err(PLMM_ERR_CONFIG, "%s:%u: [%s]: no %s plugin named '%s' was found",
+                                source, (unsigned)line, sec, kind, name);
+            return plmm_err(PLMM_ERR_CONFIG, "%s: [%s]: no %s plugin named '%s' was found", source,
+                            sec, kind, name);
         }
     }
     return PLMM_OK;

@@ -107,10 +107,10 @@ typedef enum plmm_plugin_state {
 typedef struct plmm_plugin_info {
     const plmm_manifest *manifest;
     plmm_plugin_state state;
-    plmm_status status;            /* of the failure, PLMM_OK otherwise */
-    const char *reason;            /* why FAILED ("plugin 'x': ..."), "" otherwise */
-    const plmm_backend_desc *desc; /* LOADED backends: the accepted descriptor */
-    uint32_t n_instances;          /* live backend instances */
+    plmm_status status;             /* of the failure, PLMM_OK otherwise */
+    const char *reason;             /* why FAILED ("plugin 'x': ..."), "" otherwise */
+    const plmm_backend_desc *desc;  /* LOADED backends: the accepted descriptor */
+    uint32_t n_instances;           /* live backend instances */
     const plmm_expert_desc *expert; /* LOADED experts: the accepted descriptor */
 } plmm_plugin_info;
 

@@ -3,7 +3,6 @@
  * medium the question asks about (art.h).
  */
 #include "art.h"
-
 #include "plmm_sdk.h"
 #include "plmm_sdk_text.h"
 
@@ -16,17 +15,16 @@
 #define MAX_TERMS 10
 
 typedef struct topic {
-    const char *name;              /* for messages */
-    int from, to;                  /* years (periods; 0, 0 = no dates) */
-    const char *terms[MAX_TERMS];  /* phrases in routing-signal syntax */
-    const char *minus[3];          /* phrases whose matches are another topic's */
+    const char *name;             /* for messages */
+    int from, to;                 /* years (periods; 0, 0 = no dates) */
+    const char *terms[MAX_TERMS]; /* phrases in routing-signal syntax */
+    const char *minus[3];         /* phrases whose matches are another topic's */
 } topic;
 
 static const topic periods[] = {
     {"medieval", 500, 1400, {"medieval", "middle ages", "romanesque", "gothic"}, {NULL}},
     {"byzantine", 330, 1453, {"byzantine"}, {NULL}},
-    {"renaissance", 1400, 1600,
-     {"renaissance", "quattrocento", "cinquecento"}, {NULL}},
+    {"renaissance", 1400, 1600, {"renaissance", "quattrocento", "cinquecento"}, {NULL}},
     {"mannerism", 1520, 1600, {"manneris*"}, {NULL}},
     {"baroque", 1600, 1750, {"baroque"}, {NULL}},
     {"rococo", 1720, 1780, {"rococo"}, {NULL}},
@@ -52,27 +50,44 @@ static const topic periods[] = {
 };
 
 static const topic media[] = {
-    {"painting", 0, 0,
+    {"painting",
+     0,
+     0,
      {"painting*", "painted", "painter*", "oil paint*", "oils", "canvas*", "brushwork",
       "brushstroke*", "tempera", "fresco*"},
      {NULL}},
     {"watercolor", 0, 0, {"watercolo*", "aquarelle*", "gouache"}, {NULL}},
-    {"sculpture", 0, 0,
+    {"sculpture",
+     0,
+     0,
      {"sculpt*", "statue*", "bronze*", "marble", "carv*", "chisel*", "relief*", "bust"},
      {NULL}},
-    {"drawing", 0, 0,
+    {"drawing",
+     0,
+     0,
      {"drawing*", "drawn", "sketch*", "charcoal", "pencil*", "graphite", "pen and ink", "chalk"},
      {NULL}},
-    {"printmaking", 0, 0,
+    {"printmaking",
+     0,
+     0,
      {"printmaking", "print", "prints", "etching*", "engraving*", "woodcut*", "woodblock*",
       "lithograph*", "screen print*", "intaglio"},
      {NULL}},
-    {"photography", 0, 0,
-     {"photograph*", "camera*", "darkroom", "lens*", "exposure*", "negative*"}, {NULL}},
-    {"ceramics", 0, 0,
-     {"ceramic*", "pottery", "porcelain", "stoneware", "earthenware", "kiln*"}, {NULL}},
-    {"architecture", 0, 0,
-     {"architect*", "cathedral*", "facade*", "façade*", "dome*", "column*"}, {NULL}},
+    {"photography",
+     0,
+     0,
+     {"photograph*", "camera*", "darkroom", "lens*", "exposure*", "negative*"},
+     {NULL}},
+    {"ceramics",
+     0,
+     0,
+     {"ceramic*", "pottery", "porcelain", "stoneware", "earthenware", "kiln*"},
+     {NULL}},
+    {"architecture",
+     0,
+     0,
+     {"architect*", "cathedral*", "facade*", "façade*", "dome*", "column*"},
+     {NULL}},
     {"mosaic", 0, 0, {"mosaic*", "tesserae"}, {NULL}},
     {"textile", 0, 0, {"textile*", "tapestr*", "weav*", "embroider*"}, {NULL}},
 };
@@ -114,16 +129,16 @@ static uint32_t mentions(const char *norm, const topic *t)
  * the first century named, as its first year (1600), or -1. */
 static int century_asked(const char *norm)
 {
-    static const char *const words[] = {"twelfth",   "thirteenth", "fourteenth",
-                                        "fifteenth", "sixteenth",  "seventeenth",
+    static const char *const words[] = {"twelfth",    "thirteenth", "fourteenth",
+                                        "fifteenth",  "sixteenth",  "seventeenth",
                                         "eighteenth", "nineteenth", "twentieth"};
     for (const char *p = norm; *p != '\0'; p++) {
         if (*p != ' ')
             continue;
         const char *w = p + 1;
         int c = atoi(w);
-        if (c >= 12 && c <= 21 && (strncmp(w + 2, "th century", 10) == 0 ||
-                                   strncmp(w + 2, "st century", 10) == 0))
+        if (c >= 12 && c <= 21 &&
+            (strncmp(w + 2, "th century", 10) == 0 || strncmp(w + 2, "st century", 10) == 0))
             return (c - 1) * 100;
         if (c >= 1100 && c <= 2000 && c % 100 == 0 && w[4] == 's' && w[5] == ' ')
             return c;

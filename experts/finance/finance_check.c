@@ -4,7 +4,6 @@
  * must be present (finance.h).
  */
 #include "finance.h"
-
 #include "plmm_sdk.h"
 #include "plmm_sdk_text.h"
 
@@ -282,8 +281,8 @@ static bool check_percent_of(const toks *tk, double rel, char *msg, size_t size)
 {
     const tok *t = tk->v;
     for (size_t i = 0; i + 4 < tk->n; i++) {
-        if (t[i].kind != T_NUM || !t[i].pct || !word_is(&t[i + 1], "of") || t[i + 2].kind != T_NUM ||
-            t[i + 2].pct)
+        if (t[i].kind != T_NUM || !t[i].pct || !word_is(&t[i + 1], "of") ||
+            t[i + 2].kind != T_NUM || t[i + 2].pct)
             continue;
         const tok *link = &t[i + 3];
         bool approx = link->kind == T_APPROX || word_is(link, "about") || word_is(link, "roughly");
@@ -354,8 +353,8 @@ static double first_percent(const char *p, const char *e)
  * shares of a whole, and are left alone. */
 static bool check_allocations(const char *answer, const char *norm, char *msg, size_t size)
 {
-    static const char *const cues[] = {"allocat*", "portfolio*", "split", "breakdown", "divide*",
-                                       "mix"};
+    static const char *const cues[] = {"allocat*",  "portfolio*", "split",
+                                       "breakdown", "divide*",    "mix"};
     bool cue = false;
     for (size_t i = 0; i < sizeof(cues) / sizeof(cues[0]) && !cue; i++)
         cue = plmm_sdk_phrase_in(norm, cues[i]);
@@ -447,11 +446,10 @@ plmm_status finance_check(plmm_expert_ctx *ctx, const char *question, const char
         !check_allocations(answer, norm, msg, sizeof(msg))) {
         plmm_sdk_check_set(out, PLMM_CHECK_FAIL, "%s", msg);
     } else if (ctx->disclaimer != FINANCE_DISCLAIMER_OFF && !has_disclaimer(norm)) {
-        plmm_sdk_check_set(out,
-                           ctx->disclaimer == FINANCE_DISCLAIMER_REQUIRED ? PLMM_CHECK_FAIL
-                                                                          : PLMM_CHECK_WARN,
-                           "no risk disclaimer (say it is not financial advice and that "
-                           "investments can lose value)");
+        plmm_sdk_check_set(
+            out, ctx->disclaimer == FINANCE_DISCLAIMER_REQUIRED ? PLMM_CHECK_FAIL : PLMM_CHECK_WARN,
+            "no risk disclaimer (say it is not financial advice and that "
+            "investments can lose value)");
     }
     free(tk.v);
     ctx->host->free(ctx->host->host_ctx, norm);

@@ -3,7 +3,6 @@
  * a language, not empty, and their brackets balance (it.h).
  */
 #include "it.h"
-
 #include "plmm_sdk.h"
 #include "plmm_sdk_text.h"
 
@@ -18,14 +17,17 @@ static const struct {
     const char *tag;
     syntax syn;
 } languages[] = {
-    {"c", SYN_C},           {"h", SYN_C},         {"cpp", SYN_C},        {"c++", SYN_C},
-    {"cc", SYN_C},          {"hpp", SYN_C},       {"java", SYN_C},       {"csharp", SYN_C},
-    {"cs", SYN_C},          {"c#", SYN_C},        {"go", SYN_C},         {"golang", SYN_C},
-    {"kotlin", SYN_C},      {"swift", SYN_C},     {"scala", SYN_C},      {"php", SYN_C},
-    {"javascript", SYN_JS}, {"js", SYN_JS},       {"typescript", SYN_JS}, {"ts", SYN_JS},
-    {"jsx", SYN_JS},        {"tsx", SYN_JS},      {"rust", SYN_RUST},    {"rs", SYN_RUST},
-    {"python", SYN_PYTHON}, {"py", SYN_PYTHON},   {"python3", SYN_PYTHON}, {"json", SYN_JSON},
-    {"sql", SYN_SQL},       {"postgresql", SYN_SQL}, {"mysql", SYN_SQL}, {"sqlite", SYN_SQL},
+    {"c", SYN_C},           {"h", SYN_C},           {"cpp", SYN_C},
+    {"c++", SYN_C},         {"cc", SYN_C},          {"hpp", SYN_C},
+    {"java", SYN_C},        {"csharp", SYN_C},      {"cs", SYN_C},
+    {"c#", SYN_C},          {"go", SYN_C},          {"golang", SYN_C},
+    {"kotlin", SYN_C},      {"swift", SYN_C},       {"scala", SYN_C},
+    {"php", SYN_C},         {"javascript", SYN_JS}, {"js", SYN_JS},
+    {"typescript", SYN_JS}, {"ts", SYN_JS},         {"jsx", SYN_JS},
+    {"tsx", SYN_JS},        {"rust", SYN_RUST},     {"rs", SYN_RUST},
+    {"python", SYN_PYTHON}, {"py", SYN_PYTHON},     {"python3", SYN_PYTHON},
+    {"json", SYN_JSON},     {"sql", SYN_SQL},       {"postgresql", SYN_SQL},
+    {"mysql", SYN_SQL},     {"sqlite", SYN_SQL},
 };
 
 static syntax syntax_of(const char *tag, size_t len)
@@ -127,8 +129,8 @@ static bool brackets_balance(const char *s, const char *e, syntax syn, int first
 /* ---- fences ---- */
 
 typedef struct fence {
-    char ch;     /* '`' or '~' */
-    size_t n;    /* fence length */
+    char ch;  /* '`' or '~' */
+    size_t n; /* fence length */
     const char *info;
     size_t info_len;
 } fence;
@@ -166,8 +168,8 @@ static bool parse_fence(const char *p, const char *e, fence *f)
 
 static bool valid_tag_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '#' || c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '#' || c == '.' || c == '_' || c == '-';
 }
 
 plmm_status it_check(plmm_expert_ctx *ctx, const char *question, const char *answer,

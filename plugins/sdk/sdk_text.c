@@ -6,8 +6,8 @@
 
 static bool word_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '#' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '#' || c >= 0x80;
 }
 
 size_t plmm_sdk_text_normalize(const char *text, size_t len, char *out, size_t cap)
@@ -62,7 +62,7 @@ static bool match_at(const char *p, const char *phrase)
         q += wl;
         if (*q == '\0')
             return true;
-        q++;                   /* the space between phrase words */
+        q++; /* the space between phrase words */
         if (*p != ' ' || p[1] == '\0')
             return false;
         p++;

@@ -66,7 +66,8 @@ static void expect(fixture *f, int line, const char *q, const char *a, uint32_t 
 #define FAIL(f, q, a, msg) expect(f, __LINE__, q, a, PLMM_CHECK_FAIL, msg)
 #define WARN(f, q, a, msg) expect(f, __LINE__, q, a, PLMM_CHECK_WARN, msg)
 
-#define DISCLAIMER "\n\nThis is general information, not financial advice; investments can lose value."
+#define DISCLAIMER                                                                                 \
+    "\n\nThis is general information, not financial advice; investments can lose value."
 
 /* ---- finance ---- */
 
@@ -78,14 +79,18 @@ static void test_finance(void)
         const plmm_expert_desc *d = plmm_expert_inst_desc(f.inst);
         CHECK(d->n_signals >= 100 && d->n_examples >= 10 && strlen(d->system_prompt) > 200);
 
-        PASS(&f, q, "After one year: 10,000 × 1.05 = 10,500. After two: 10,500 × 1.05 = 11,025." DISCLAIMER);
+        PASS(&f, q,
+             "After one year: 10,000 × 1.05 = 10,500. After two: 10,500 × 1.05 = "
+             "11,025." DISCLAIMER);
         PASS(&f, q, "10,000 x 1.05 = 10,500 x 1.05 = 11,025 after two years." DISCLAIMER);
         PASS(&f, q, "Fees: $1,200 + $800 = $2,000 in total, and 5% × 200 = 10." DISCLAIMER);
-        PASS(&f, q, "Splitting 1,000 three ways: 1,000 / 3 ≈ 333 each; 60% + 40% = 100%." DISCLAIMER);
+        PASS(&f, q,
+             "Splitting 1,000 three ways: 1,000 / 3 ≈ 333 each; 60% + 40% = 100%." DISCLAIMER);
         PASS(&f, q, "A 1% fee on 50,000 costs 500 a year: 1% of 50,000 is 500." DISCLAIMER);
         PASS(&f, q, "Past performance does not guarantee future results: 2 + 2 = 4.");
         PASS(&f, q,
-             "A classic portfolio allocation:\n- Stocks: 60%\n- Bonds: 30%\n- Cash: 10%\n" DISCLAIMER);
+             "A classic portfolio allocation:\n- Stocks: 60%\n- Bonds: 30%\n- Cash: "
+             "10%\n" DISCLAIMER);
         /* rates listed side by side are not an allocation */
         PASS(&f, q,
              "Where to keep your portfolio's cash:\n- Savings account: 4% APY\n- CD: 5%\n"
@@ -141,7 +146,8 @@ static void test_it(void)
         PASS(&f, q, "    ```\n    indented four spaces: a code line, not a fence\n");
         PASS(&f, q, "```python\ndef f():\n    return \"\"\"a ( b\"\"\"\n```");
 
-        FAIL(&f, q, "Run:\n\n```\nchmod +x run.sh\n```", "code block 1 (line 3) has no language tag");
+        FAIL(&f, q, "Run:\n\n```\nchmod +x run.sh\n```",
+             "code block 1 (line 3) has no language tag");
         FAIL(&f, q, "```bash\nls\n```\n\nthen\n\n```python\nprint('hi')\n",
              "code block 2 (line 7) is not closed");
         FAIL(&f, q, "```python!\nprint(1)\n```",

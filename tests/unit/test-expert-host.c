@@ -184,7 +184,8 @@ static void test_settings(void)
 
         /* the plugin's check, and its own option reached it */
         CHECK(plmm_expert_inst_check(inst, "q", "this is WRONG", &r) == PLMM_OK);
-        CHECK(r.verdict == PLMM_CHECK_FAIL && strcmp(r.message, "answer is wrong (tone formal)") == 0);
+        CHECK(r.verdict == PLMM_CHECK_FAIL &&
+              strcmp(r.message, "answer is wrong (tone formal)") == 0);
         CHECK(plmm_expert_inst_check(inst, "q", "MAYBE so", &r) == PLMM_OK);
         CHECK(r.verdict == PLMM_CHECK_WARN && strcmp(r.message, "answer is unsure") == 0);
         CHECK(plmm_expert_inst_check(inst, "q", "fine", &r) == PLMM_OK);
@@ -245,10 +246,12 @@ static void test_config_errors(void)
                         "https:// URL");
     EXPECT_CONFIG_ERROR("[expert.good]\nconnector = openai\nendpoint = http://x/v1\n"
                         "api_key_env = 1-KEY\n",
-                        "good", "t.ini:6: expert.good.api_key_env: '1-KEY' is not an environment "
-                                "variable name");
-    EXPECT_CONFIG_ERROR("[expert.good]\nconnector = gopher\n", "good",
-                        "t.ini:4: expert.good.connector: must be one of local|openai, got 'gopher'");
+                        "good",
+                        "t.ini:6: expert.good.api_key_env: '1-KEY' is not an environment "
+                        "variable name");
+    EXPECT_CONFIG_ERROR(
+        "[expert.good]\nconnector = gopher\n", "good",
+        "t.ini:4: expert.good.connector: must be one of local|openai, got 'gopher'");
     EXPECT_CONFIG_ERROR("[expert.good]\nconnector = local\nmodel = a.gguf\nshar = full\n", "good",
                         "t.ini:6: unknown key 'shar' in [expert.good] (did you mean 'share'?)");
     EXPECT_CONFIG_ERROR("[expert.good]\nconnector = local\nmodel = a.gguf\ntone = loud\n", "good",
