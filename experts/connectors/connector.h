@@ -47,6 +47,12 @@ typedef struct plmm_connector_config {
     double timeout_s;            /* whole request */
     int max_retries;             /* on 429/5xx/connection errors, with backoff */
     bool stream;                 /* use SSE streaming */
+    /* fields appended after the first version: zero keeps the default */
+    double read_timeout_s;       /* openai: longest silence while receiving; 0 = timeout_s only */
+    size_t max_response_bytes;   /* openai: largest response body or event; 0 = 8 MiB */
+    plmm_model *base_model;      /* local + lora_path: the P-model to adapt (borrowed); NULL:
+                                  * the connector loads [engine] model itself */
+    int32_t n_ctx;               /* local: context of the connector's session; 0 = [engine] */
 } plmm_connector_config;
 
 typedef struct plmm_connector_msg {
