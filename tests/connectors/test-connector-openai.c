@@ -395,6 +395,74 @@ static void test_config_errors(void)
     plmm_connector_close(c);
 }
 
+/* [tmodel] from the configuration: key names, the key from the environment */
+static void test_settings(void)
+{
+    char ep_over[300];
+    snprintf(ep_over, sizeof(ep_over), "tmodel.endpoint=%s/auth/v1", mock_url);
+    const char *over[] = {"tmodel.connector=openai", ep_over, "tmodel.model_name=mock-b",
+                          "tmodel.api_key_env=PLMM_TEST_TMODEL_KEY", "tmodel.api_key=from-ini",
+                          "tmodel.max_retries=1", "tmodel.stream=false", "tmodel.budget=2.5"};
+    plmm_engine_params ep = {.struct_size = sizeof(ep), .overrides = over, .n_overrides = 8,
+                             .log_level = -1};
+    plmm_engine *e = NULL;
+    plmm_status st = plmm_engine_open(&ep, &e);
+    CHECK_MSG(st == PLMM_OK, "engine: %s", plmm_last_errmsg());
+    if (e == NULL)
+        return;
+    plmm_connector_settings set;
+    setenv("PLMM_TEST_TMODEL_KEY", "sk-env-456", 1);
+    CHECK(plmm_connector_settings_read(e, "tmodel", &set) == PLMM_OK);
+    CHECK(set.config.kind == PLMM_CONNECTOR_OPENAI && set.config.max_retries == 1);
+    CHECK(!set.config.stream && set.budget == 2.5 && set.enabled);
+    CHECK(strcmp(set.share, "pseudonymized") == 0 && set.max_tokens == 512);
+    CHECK(set.config.timeout_s == 60 && set.config.connect_timeout_s == 10);
+    plmm_connector *c = NULL;
+    CHECK(plmm_connector_open(e, &set.config, &c) == PLMM_OK);
+    sink s = {0};
+    plmm_connector_result r;
+    const plmm_connector_msg msgs[] = {{"user", "hi"}};
+    plmm_connector_request req = {.msgs = msgs, .n_msgs = 1, .before_send = before_send,
+                                  .user = &s, .temperature = -1};
+    CHECK(plmm_connector_chat(c, &req, &r) == PLMM_OK);
+    CHECK(r.text != NULL && strcmp(r.text, "Bearer sk-env-456") == 0);
+    CHECK(strstr(s.sent_body, "temperature") == NULL && strstr(s.sent_body, "max_tokens") == NULL);
+    plmm_connector_result_clear(&r);
+    plmm_connector_close(c);
+    plmm_connector_settings_free(&set);
+    free(s.sent_body);
+    /* the environment variable empty: the INI key */
+    setenv("PLMM_TEST_TMODEL_KEY", "", 1);
+    CHECK(plmm_connector_settings_read(e, "tmodel", &set) == PLMM_OK);
+    CHECK(set.config.api_key != NULL && strcmp(set.config.api_key, "from-ini") == 0);
+    plmm_connector_settings_free(&set);
+    CHECK(plmm_connector_settings_read(e, "chat", &set) == PLMM_ERR_NOT_FOUND);
+    plmm_connector_settings_free(&set);
+    plmm_engine_close(e);
+
+    /* no [tmodel] section; local without a model */
+    ep.n_overrides = 0;
+    CHECK(plmm_engine_open(&ep, &e) == PLMM_OK);
+    CHECK(plmm_connector_settings_read(e, "tmodel", &set) == PLMM_ERR_NOT_FOUND);
+    plmm_connector_settings_free(&set);
+    plmm_engine_close(e);
+    const char *local_over[] = {"tmodel.connector=local"};
+    ep.overrides = local_over;
+    ep.n_overrides = 1;
+    CHECK(plmm_engine_open(&ep, &e) == PLMM_OK);
+    CHECK(plmm_connector_settings_read(e, "tmodel", &set) == PLMM_ERR_CONFIG);
+    CHECK_CONTAINS(plmm_last_errmsg(), "needs 'model'");
+    plmm_connector_settings_free(&set);
+    plmm_engine_close(e);
+    const char *nokind_over[] = {"tmodel.model_name=x"};
+    ep.overrides = nokind_over;
+    CHECK(plmm_engine_open(&ep, &e) == PLMM_OK);
+    CHECK(plmm_connector_settings_read(e, "tmodel", &set) == PLMM_ERR_CONFIG);
+    CHECK_CONTAINS(plmm_last_errmsg(), "missing key 'connector'");
+    plmm_connector_settings_free(&set);
+    plmm_engine_close(e);
+}
+
 int main(void)
 {
     mock_url = getenv("PLMM_MOCK_URL");
@@ -414,5 +482,6 @@ int main(void)
     test_refuse_and_cancel();
     test_probe_and_limits();
     test_config_errors();
+    test_settings();
     return test_summary("connector-openai");
 }
