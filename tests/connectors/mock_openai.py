@@ -32,8 +32,10 @@ def completion(content, usage=True, finish="stop"):
 
 
 def chunk(delta, finish=None):
+    # with include_usage, OpenAI sends "usage": null in every chunk but the last
     return {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
-            "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            "model": "mock", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "usage": None}
 
 
 def sse(obj):
