@@ -14,6 +14,7 @@
  */
 #include "plmm/backend.h"
 #include "plmm/expert.h"
+#include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
 #include "test.h"
 
