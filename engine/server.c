@@ -3,6 +3,8 @@
  * listening socket, run until stopped, graceful shutdown, close.
  * See include/plmm/server.h and docs/server.md.
  */
+#include "engine_impl.h"
+#include "errors.h"
 #include "server_impl.h"
 
 #include <errno.h>
@@ -13,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "engine_impl.h"
-#include "errors.h"
 
 void srv_logf(const plmm_server *s, int level, const char *fmt, ...)
 {
@@ -43,8 +42,16 @@ static plmm_status read_config(plmm_server *s, const plmm_server_params *p)
     bool b;
     const char *str;
     static const char *const int_keys[] = {
-        "port", "slots", "queue", "ctx", "max_tokens", "max_body_bytes", "max_connections",
-        "idle_timeout", "shutdown_grace_ms", "token_delay_ms",
+        "port",
+        "slots",
+        "queue",
+        "ctx",
+        "max_tokens",
+        "max_body_bytes",
+        "max_connections",
+        "idle_timeout",
+        "shutdown_grace_ms",
+        "token_delay_ms",
     };
     int64_t iv[sizeof(int_keys) / sizeof(int_keys[0])];
     for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
@@ -141,9 +148,9 @@ static plmm_status open_socket(plmm_server *s)
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
             if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-                s->cfg.port = ntohs(ss.ss_family == AF_INET6
-                                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                        : ((struct sockaddr_in *)&ss)->sin_port);
+                s->cfg.port =
+                    ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
             s->listen_fd = fd;
             freeaddrinfo(res);
             return PLMM_OK;
@@ -165,8 +172,8 @@ PLMM_EXPORT plmm_status plmm_server_open(plmm_engine *engine, plmm_model *model,
     if (engine == NULL || model == NULL || out == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_server_open: NULL argument");
     *out = NULL;
-    if (params != NULL && params->struct_size < offsetof(plmm_server_params, receipt_user) +
-                                                    sizeof(void *))
+    if (params != NULL &&
+        params->struct_size < offsetof(plmm_server_params, receipt_user) + sizeof(void *))
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_server_params.struct_size too small");
     if (model->engine != engine)
         return plmm_err(PLMM_ERR_INVALID_ARG, "the model was loaded by another engine");
@@ -191,8 +198,8 @@ PLMM_EXPORT plmm_status plmm_server_open(plmm_engine *engine, plmm_model *model,
         goto out_close;
     if ((st = read_config(s, params)) != PLMM_OK || (st = make_model_id(s, params)) != PLMM_OK)
         goto out_close;
-    s->n_ctx = s->cfg.ctx != 0 ? s->cfg.ctx : (uint32_t)plmm_engine_cfg_int(engine, "engine",
-                                                                           "context");
+    s->n_ctx =
+        s->cfg.ctx != 0 ? s->cfg.ctx : (uint32_t)plmm_engine_cfg_int(engine, "engine", "context");
     {
         uint64_t seed = 0;
         int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);

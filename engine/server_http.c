@@ -4,15 +4,14 @@
  * 413 and are discarded), JSON and SSE responses, the completion hook that
  * cancels abandoned jobs and writes the request log.
  */
+#include "engine_impl.h"
+#include "errors.h"
 #include "server_impl.h"
 
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "engine_impl.h"
-#include "errors.h"
 
 /* ---- connections ---- */
 
@@ -101,8 +100,7 @@ enum MHD_Result srv_send_json(srv_conn *c, int status, char *json)
         json[len++] = '\n';
         json[len] = '\0';
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, json, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, json, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(json);
         return MHD_NO;
@@ -160,9 +158,8 @@ enum MHD_Result srv_send_stream(srv_conn *c)
 {
     c->sse.srv = c->srv;
     c->sse.job = c->job;
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, srv_sse_read, &c->sse,
-                                          sse_free_cb);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, srv_sse_read,
+                                                               &c->sse, sse_free_cb);
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
@@ -185,9 +182,8 @@ enum MHD_Result srv_send_file(srv_conn *c, int fd, uint64_t size)
 /* ---- the access handler ---- */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     plmm_server *s = cls;
     srv_conn *c = *con_cls;
@@ -197,8 +193,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (c == NULL)
             return MHD_NO;
         *con_cls = c;
-        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
             c->too_large = true;
             return srv_send_errorf(c, 413, "invalid_request_error", "request_too_large", NULL,
@@ -270,8 +266,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         e.prompt_tokens = j->n_prompt;
         e.completion_tokens = j->n_completion;
         e.has_usage = true;
-        e.finish_reason = j->state == SRV_JOB_DONE && j->http_status == 0 ? j->finish_reason
-                                                                          : NULL;
+        e.finish_reason = j->state == SRV_JOB_DONE && j->http_status == 0 ? j->finish_reason : NULL;
         if (j->state == SRV_JOB_DONE && j->http_status != 0 && e.error == NULL)
             e.error = j->err_msg;
         if (!e.completed && e.error == NULL)
@@ -304,14 +299,14 @@ plmm_status srv_http_start(plmm_server *s)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg.idle_timeout, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+                                 s->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (s->daemon == NULL)
-        return plmm_err(PLMM_ERR_NETWORK, "cannot start the HTTP server on %s:%u",
-                        s->cfg.host, (unsigned)s->cfg.port);
+        return plmm_err(PLMM_ERR_NETWORK, "cannot start the HTTP server on %s:%u", s->cfg.host,
+                        (unsigned)s->cfg.port);
     s->listen_fd = -1; /* the daemon owns it now */
     return PLMM_OK;
 }

@@ -19,6 +19,8 @@
 
 #include "plmm/server.h"
 
+#include <jansson.h>
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -28,13 +30,15 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include <jansson.h>
-#include <microhttpd.h>
-
 /* ---- jobs: one completion request (server_queue.c) ---- */
 
 typedef enum srv_job_kind { SRV_JOB_CHAT, SRV_JOB_COMPLETION } srv_job_kind;
-typedef enum srv_job_state { SRV_JOB_NEW, SRV_JOB_QUEUED, SRV_JOB_RUNNING, SRV_JOB_DONE } srv_job_state;
+typedef enum srv_job_state {
+    SRV_JOB_NEW,
+    SRV_JOB_QUEUED,
+    SRV_JOB_RUNNING,
+    SRV_JOB_DONE
+} srv_job_state;
 
 #define SRV_MAX_STOP 4
 
@@ -55,8 +59,8 @@ typedef struct srv_job {
     srv_job_state state;
     char *text; /* generated text (cut before a stop string), not NUL-terminated */
     size_t len, cap;
-    size_t ready;        /* bytes of text that may be streamed (no partial stop or UTF-8) */
-    size_t n_completion; /* generated tokens */
+    size_t ready;              /* bytes of text that may be streamed (no partial stop or UTF-8) */
+    size_t n_completion;       /* generated tokens */
     const char *finish_reason; /* "stop" or "length" when done without error */
     bool cancel;               /* client gone or shutdown: stop generating */
     int http_status;           /* 0 = success; else the error's status */
@@ -136,9 +140,9 @@ struct plmm_server {
     uint32_t n_ctx; /* context of each slot */
     plmm_server_receipt_fn receipt;
     void *receipt_user;
-    int listen_fd;   /* ours until the daemon takes it, -1 after */
-    int bundles_fd;  /* O_DIRECTORY of bundles_dir, or -1 */
-    int wake[2];     /* self-pipe: plmm_server_stop() writes a byte */
+    int listen_fd;  /* ours until the daemon takes it, -1 after */
+    int bundles_fd; /* O_DIRECTORY of bundles_dir, or -1 */
+    int wake[2];    /* self-pipe: plmm_server_stop() writes a byte */
     atomic_int stops;
     atomic_bool ran;
     atomic_uint_fast64_t next_id;
@@ -192,9 +196,9 @@ void srv_job_wait(srv_queue *q, srv_job *job);
 /* An API error: HTTP status, OpenAI type and code, parameter, message. */
 typedef struct srv_error {
     int status;
-    const char *type;  /* "invalid_request_error", "server_error", ... */
-    const char *code;  /* may be NULL */
-    char param[96];    /* "" for none */
+    const char *type; /* "invalid_request_error", "server_error", ... */
+    const char *code; /* may be NULL */
+    char param[96];   /* "" for none */
     char message[512];
 } srv_error;
 

@@ -11,14 +11,13 @@
  * "body" (with [server] log_bodies) is the request body as JSON when it
  * parses, else as a string; the token fields appear for completions only.
  */
+#include "errors.h"
 #include "server_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-
-#include "errors.h"
 
 plmm_status srv_log_open(srv_log *log, const char *path, bool bodies)
 {
@@ -29,8 +28,7 @@ plmm_status srv_log_open(srv_log *log, const char *path, bool bodies)
         return PLMM_OK;
     log->f = fopen(path, "ae");
     if (log->f == NULL)
-        return plmm_err(PLMM_ERR_IO, "cannot open the request log '%s': %s", path,
-                        strerror(errno));
+        return plmm_err(PLMM_ERR_IO, "cannot open the request log '%s': %s", path, strerror(errno));
     return PLMM_OK;
 }
 
@@ -54,8 +52,7 @@ void srv_log_write(srv_log *log, const srv_log_entry *e)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(tv.tv_usec / 1000));
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
     json_t *o = json_object();
     if (o == NULL)
         return;
@@ -65,13 +62,13 @@ void srv_log_write(srv_log *log, const srv_log_entry *e)
     json_object_set_new(o, "path", str_or_null(e->path));
     json_object_set_new(o, "status", json_integer(e->status));
     json_object_set_new(o, "completed", json_boolean(e->completed));
-    json_object_set_new(o, "duration_ms", json_real((double)(int64_t)(e->duration_ms * 1000) / 1000));
+    json_object_set_new(o, "duration_ms",
+                        json_real((double)(int64_t)(e->duration_ms * 1000) / 1000));
     json_object_set_new(o, "model", str_or_null(e->model));
     if (e->has_usage) {
         json_object_set_new(o, "id", str_or_null(e->request_id));
         json_object_set_new(o, "prompt_tokens", json_integer((json_int_t)e->prompt_tokens));
-        json_object_set_new(o, "completion_tokens",
-                            json_integer((json_int_t)e->completion_tokens));
+        json_object_set_new(o, "completion_tokens", json_integer((json_int_t)e->completion_tokens));
         json_object_set_new(o, "finish_reason", str_or_null(e->finish_reason));
     }
     json_object_set_new(o, "error", str_or_null(e->error));

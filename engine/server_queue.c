@@ -9,13 +9,12 @@
  * thread pool) are never used by two threads at once. Generation itself is
  * plmm_session_generate(), the same loop as `plmm run`.
  */
+#include "errors.h"
 #include "server_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "errors.h"
 
 /* ---- the turn ---- */
 
@@ -196,8 +195,8 @@ typedef struct gen_ctx {
     srv_queue *q;
     srv_job *job;
     plmm_session *session;
-    bool stopped;   /* a stop string ended the answer */
-    bool ctx_full;  /* the context was full after the last token */
+    bool stopped;  /* a stop string ended the answer */
+    bool ctx_full; /* the context was full after the last token */
     bool no_memory;
 } gen_ctx;
 

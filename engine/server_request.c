@@ -7,14 +7,13 @@
  * rejected when they ask for something; unknown fields are ignored, as
  * OpenAI clients send many optional ones.
  */
+#include "errors.h"
 #include "server_impl.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "errors.h"
 
 void srv_error_set(srv_error *err, int status, const char *type, const char *code,
                    const char *param, const char *fmt, ...)
@@ -29,20 +28,27 @@ void srv_error_set(srv_error *err, int status, const char *type, const char *cod
     va_end(ap);
 }
 
-#define BAD(err, param, ...)                                                                      \
+#define BAD(err, param, ...)                                                                       \
     srv_error_set(err, 400, "invalid_request_error", "invalid_value", param, __VA_ARGS__)
 
 static const char *json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "a value";
 }
@@ -177,8 +183,7 @@ static bool check_unsupported(const json_t *root, srv_job_kind kind, srv_error *
     if (v != NULL && !json_is_null(v)) {
         const json_t *t = json_is_object(v) ? json_object_get(v, "type") : NULL;
         if (t == NULL || !json_is_string(t) || strcmp(json_string_value(t), "text") != 0) {
-            srv_error_set(err, 400, "invalid_request_error", "unsupported_value",
-                          "response_format",
+            srv_error_set(err, 400, "invalid_request_error", "unsupported_value", "response_format",
                           "'response_format' must be {\"type\": \"text\"}: other formats are "
                           "not supported");
             return false;
@@ -261,7 +266,8 @@ static bool parse_sampling(plmm_server *s, const json_t *root, srv_job *job, srv
                          ? "max_completion_tokens"
                          : "max_tokens";
     const json_t *mv = json_object_get(root, mt);
-    if (mv != NULL && json_is_integer(mv) && json_integer_value(mv) > (json_int_t)s->cfg.max_tokens) {
+    if (mv != NULL && json_is_integer(mv) &&
+        json_integer_value(mv) > (json_int_t)s->cfg.max_tokens) {
         srv_error_set(err, 400, "invalid_request_error", "max_tokens_exceeded", mt,
                       "'%s' is %lld but this server generates at most %u tokens per request "
                       "([server] max_tokens)",
@@ -468,8 +474,8 @@ static bool completion_prompt(plmm_server *s, const json_t *root, srv_job *job, 
             BAD(err, "prompt", "'prompt' contains a NUL character");
             return false;
         }
-        return tokenize(s, json_string_value(p), json_string_length(p),
-                        PLMM_TOKENIZE_ADD_SPECIAL, job, "prompt", err);
+        return tokenize(s, json_string_value(p), json_string_length(p), PLMM_TOKENIZE_ADD_SPECIAL,
+                        job, "prompt", err);
     }
     if (!json_is_array(p))
         return wrong_type(err, "prompt", "a string or an array of token ids", p);

@@ -12,6 +12,7 @@
  * Unknown paths get 404, known paths with another method 405, requests
  * without the configured API key 401.
  */
+#include "errors.h"
 #include "server_impl.h"
 
 #include <dirent.h>
@@ -21,8 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "errors.h"
 
 /* ---- JSON helpers ---- */
 
@@ -46,9 +45,9 @@ char *srv_error_json(const srv_error *err)
     }
     json_object_set_new(e, "message", json_string(err->message));
     json_object_set_new(e, "type", json_string(err->type));
-    json_object_set_new(e, "param", err->param[0] != '\0' && err->status != 405
-                                        ? json_string(err->param)
-                                        : json_null());
+    json_object_set_new(e, "param",
+                        err->param[0] != '\0' && err->status != 405 ? json_string(err->param)
+                                                                    : json_null());
     json_object_set_new(e, "code", err->code != NULL ? json_string(err->code) : json_null());
     json_object_set_new(root, "error", e);
     char *s = srv_dump(root);
@@ -81,8 +80,8 @@ void srv_add_receipt(plmm_server *s, const srv_job *job, json_t *obj)
 {
     if (s->receipt == NULL)
         return;
-    char *text = s->receipt(s->receipt_user, job->id, s->model_id, job->n_prompt,
-                            job->n_completion);
+    char *text =
+        s->receipt(s->receipt_user, job->id, s->model_id, job->n_prompt, job->n_completion);
     if (text == NULL)
         return;
     json_error_t je;
@@ -146,8 +145,9 @@ static enum MHD_Result completion(srv_conn *c, srv_job_kind kind)
         return srv_send_error(c, &err);
     }
     uint64_t n = atomic_fetch_add(&s->next_id, 1);
-    snprintf(job->id, sizeof(job->id), "%s-%016llx%06llx", kind == SRV_JOB_CHAT ? "chatcmpl" : "cmpl",
-             (unsigned long long)s->id_base, (unsigned long long)(n & 0xffffff));
+    snprintf(job->id, sizeof(job->id), "%s-%016llx%06llx",
+             kind == SRV_JOB_CHAT ? "chatcmpl" : "cmpl", (unsigned long long)s->id_base,
+             (unsigned long long)(n & 0xffffff));
     job->created = srv_unix_time();
 
     bool closing = false;
@@ -156,8 +156,8 @@ static enum MHD_Result completion(srv_conn *c, srv_job_kind kind)
         if (closing)
             return srv_send_errorf(c, 503, "server_error", "shutting_down", NULL,
                                    "the server is shutting down");
-        return srv_send_errorf(c, 503, "server_error", "queue_full",
-                               NULL, "the server is busy: all %u slots are generating and the "
+        return srv_send_errorf(c, 503, "server_error", "queue_full", NULL,
+                               "the server is busy: all %u slots are generating and the "
                                "queue of %u waiting requests is full; retry later",
                                s->cfg.slots, s->cfg.queue);
     }
@@ -171,8 +171,7 @@ static enum MHD_Result completion(srv_conn *c, srv_job_kind kind)
     srv_job_wait(&s->queue, job);
     if (job->http_status != 0) {
         srv_error e;
-        srv_error_set(&e, job->http_status, job->err_type, job->err_code, NULL, "%s",
-                      job->err_msg);
+        srv_error_set(&e, job->http_status, job->err_type, job->err_code, NULL, "%s", job->err_msg);
         return srv_send_error(c, &e);
     }
     char *json = srv_completion_json(s, job);
@@ -248,8 +247,8 @@ static bool bundle_name_ok(const char *name)
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '.' || ch == '_' || ch == '-';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
         if (!ok)
             return false;
     }
@@ -348,8 +347,8 @@ enum MHD_Result srv_route(srv_conn *c)
         return get ? health(c) : method_not_allowed(c, "GET");
 
     if (s->cfg.api_key != NULL) {
-        const char *h = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *h =
+            MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         if (h == NULL)
             return srv_send_errorf(c, 401, "invalid_request_error", "missing_api_key", NULL,
                                    "this server needs an API key: send 'Authorization: Bearer "

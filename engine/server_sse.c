@@ -100,8 +100,7 @@ static bool emit(srv_sse *x, json_t *obj)
     char *s = srv_dump(obj);
     if (s == NULL)
         return false;
-    bool ok = out_append(x, "data: ", 6) && out_append(x, s, strlen(s)) &&
-              out_append(x, "\n\n", 2);
+    bool ok = out_append(x, "data: ", 6) && out_append(x, s, strlen(s)) && out_append(x, "\n\n", 2);
     free(s);
     return ok;
 }
@@ -151,8 +150,7 @@ static bool emit_error(srv_sse *x, int status, const char *type, const char *cod
     char *s = srv_error_json(&e); /* ends in '\n' */
     if (s == NULL)
         return false;
-    bool ok = out_append(x, "data: ", 6) && out_append(x, s, strlen(s)) &&
-              out_append(x, "\n", 1);
+    bool ok = out_append(x, "data: ", 6) && out_append(x, s, strlen(s)) && out_append(x, "\n", 1);
     free(s);
     return ok;
 }

@@ -59,8 +59,8 @@ typedef struct plmm_server_params {
  * bind the listening socket. params NULL: everything from the
  * configuration. out: owned, close with plmm_server_close. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_server_open(plmm_engine *engine, plmm_model *model,
-                                                         const plmm_server_params *params,
-                                                         plmm_server **out);
+                                                        const plmm_server_params *params,
+                                                        plmm_server **out);
 
 /* The TCP port the server listens on (the chosen one when 0 was asked). */
 PLMM_EXPORT uint16_t plmm_server_port(const plmm_server *server);
