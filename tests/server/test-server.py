@@ -339,6 +339,46 @@ r = c.getresponse()
 error_of(r.status, json.loads(r.read()), 413, what="oversized chunked body")
 c.close()
 
+# hostile bodies: mutated valid requests get 200 or a 400 error body, never a crash
+import random
+rng = random.Random(20261127)
+seeds = [json.dumps(chat_req), json.dumps({"prompt": PROMPT, "max_tokens": 4, "stop": ["x"]}),
+         json.dumps({"prompt": [1, 403, 407], "max_tokens": 3, "seed": 7, "top_k": 3}),
+         json.dumps({"messages": [{"role": "user", "content": [{"type": "text", "text": "é"}]}],
+                     "max_tokens": 2, "stream": True})]
+statuses = {}
+for i in range(150):
+    body = bytearray(rng.choice(seeds).encode())
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randint(0, 3)
+        pos = rng.randrange(len(body) + 1)
+        if op == 0:
+            body[pos:pos + 1] = bytes([rng.randrange(256)])
+        elif op == 1:
+            del body[pos:pos + rng.randint(1, 8)]
+        elif op == 2:
+            body[pos:pos] = rng.choice([b"{", b"}", b"[", b"]", b",", b'"', b"\\", b"\\u0000",
+                                        b"1e999", b"-1", b"null", b"\xff\xfe", b"true"])
+        else:
+            body = body[:pos]
+    path = "/v1/chat/completions" if i % 2 else "/v1/completions"
+    try:
+        st, r, data = A.request("POST", path, bytes(body), raw=True)
+    except Exception as e:  # noqa: BLE001
+        check(False, "mutated request %d raised %r (body %r)" % (i, e, bytes(body)))
+        break
+    statuses[st] = statuses.get(st, 0) + 1
+    if st != 200:
+        ok = st in (400, 413)
+        try:
+            ok = ok and "message" in json.loads(data)["error"]
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        check(ok, "mutated request %d: %s %r for %r" % (i, st, data[:200], bytes(body)))
+check(statuses.get(400, 0) > 50, "mutations mostly rejected: %r" % statuses)
+st, r, body = A.request("GET", "/health")
+check(st == 200, "alive after hostile bodies")
+
 # routes and methods
 st, r, body = A.request("GET", "/v1/nothing")
 error_of(st, body, 404, code="not_found", what="unknown route")
@@ -490,6 +530,21 @@ except OSError:
 # ---- server D: SIGTERM lets a running stream finish within the grace period ----
 
 D = Server("d", {"token_delay_ms": 30, "shutdown_grace_ms": 20000})
+# a streaming client that leaves cancels its request: the slot frees up
+d0 = D.conn()
+d0.request("POST", "/v1/completions", body=json.dumps({"prompt": PROMPT, "max_tokens": 300,
+                                                        "stream": True}))
+r0 = d0.getresponse()
+check(r0.read1(65536).startswith(b"data: "), "stream to abandon started")
+d0.sock.shutdown(socket.SHUT_RDWR)
+d0.close()
+deadline = time.time() + 5
+while time.time() < deadline:
+    st, r, h = D.request("GET", "/health")
+    if h["slots_busy"] == 0:
+        break
+    time.sleep(0.05)
+check(h["slots_busy"] == 0, "abandoned stream still generating: %r" % h)
 d1 = D.conn()
 d1.request("POST", "/v1/chat/completions", body=json.dumps({
     "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 30, "temperature": 0,
