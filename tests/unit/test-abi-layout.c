@@ -16,6 +16,7 @@
 #include "plmm/expert.h"
 #include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
+#include "plmm/server.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -285,6 +286,14 @@ static const layout layouts[] = {
     FIELD(plmm_expert_desc, n_options, 80, 4),
     FIELD(plmm_expert_desc, reserved, 84, 4),
     FIELD(plmm_expert_desc, vtbl, 88, 8),
+    /* plmm_server_params (server.h) */
+    SIZE(plmm_server_params, 40, 8),
+    FIELD(plmm_server_params, struct_size, 0, 4),
+    FIELD(plmm_server_params, port, 4, 4),
+    FIELD(plmm_server_params, host, 8, 8),
+    FIELD(plmm_server_params, model_id, 16, 8),
+    FIELD(plmm_server_params, receipt, 24, 8),
+    FIELD(plmm_server_params, receipt_user, 32, 8),
 };
 
 typedef struct value {
