@@ -228,6 +228,8 @@ plmm_status plmm_expert_settings_read(const plmm_config *cfg, const char *sectio
 /* ---- instances ---- */
 
 struct plmm_expert_inst {
+    char section[160]; /* "expert.NAME" */
+    char *api_key;     /* resolved for the connector; wiped when freed */
     const plmm_plugin_info *info;
     const plmm_expert_desc *desc;
     plmm_expert_settings settings;
@@ -282,6 +284,7 @@ plmm_status plmm_expert_inst_create(plmm_registry *reg, const plmm_config *cfg, 
             break;
         first_own++;
     }
+    memcpy(inst->section, section, sizeof(inst->section));
     inst->info = info;
     inst->desc = d;
     inst->slot.name = info->manifest->name;
@@ -314,6 +317,10 @@ void plmm_expert_inst_destroy(plmm_expert_inst *inst)
         return;
     inst->desc->vtbl->shutdown(inst->ctx);
     plmm_expert_settings_clear(&inst->settings);
+    if (inst->api_key != NULL) {
+        sodium_memzero(inst->api_key, strlen(inst->api_key));
+        free(inst->api_key);
+    }
     free(inst);
 }
 
@@ -330,6 +337,44 @@ const plmm_expert_desc *plmm_expert_inst_desc(const plmm_expert_inst *inst)
 const plmm_expert_settings *plmm_expert_inst_settings(const plmm_expert_inst *inst)
 {
     return &inst->settings;
+}
+
+plmm_status plmm_expert_inst_connector_config(plmm_expert_inst *inst, plmm_connector_config *out)
+{
+    const plmm_expert_settings *st = &inst->settings;
+    memset(out, 0, sizeof(*out));
+    const char *env = st->api_key_env != NULL ? getenv(st->api_key_env) : NULL;
+    const char *key = env != NULL && env[0] != '\0' ? env : st->api_key;
+    if (st->connector == PLMM_EXPERT_CONNECTOR_OPENAI && st->api_key_env != NULL &&
+        (env == NULL || env[0] == '\0') && key == NULL)
+        return plmm_err(PLMM_ERR_CONFIG,
+                        "[%s]: api_key_env names '%s', which is not set in the environment (and "
+                        "no api_key)",
+                        inst->section, st->api_key_env);
+    if (inst->api_key != NULL) {
+        sodium_memzero(inst->api_key, strlen(inst->api_key));
+        free(inst->api_key);
+        inst->api_key = NULL;
+    }
+    if (key != NULL && (inst->api_key = strdup(key)) == NULL)
+        return plmm_err(PLMM_ERR_NOMEM, "out of memory configuring [%s]", inst->section);
+    out->kind =
+        st->connector == PLMM_EXPERT_CONNECTOR_LOCAL ? PLMM_CONNECTOR_LOCAL : PLMM_CONNECTOR_OPENAI;
+    out->name = inst->section;
+    out->model_path = st->model;
+    out->lora_path = st->lora;
+    out->lora_scale = (float)st->lora_scale;
+    out->endpoint = st->endpoint;
+    out->model = st->model_name != NULL ? st->model_name : "";
+    out->api_key = inst->api_key;
+    out->ca_file = st->ca_file;
+    out->connect_timeout_s = st->connect_timeout_s;
+    out->timeout_s = st->timeout_s;
+    out->read_timeout_s = st->read_timeout_s;
+    out->max_retries = st->max_retries;
+    out->stream = st->stream;
+    out->n_ctx = st->context;
+    return PLMM_OK;
 }
 
 plmm_status plmm_expert_inst_check(plmm_expert_inst *inst, const char *question, const char *answer,

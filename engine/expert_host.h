@@ -14,6 +14,7 @@
 #define PLMM_ENGINE_EXPERT_HOST_H
 
 #include "config.h"
+#include "connector.h"
 #include "plmm/expert.h"
 #include "registry.h"
 
@@ -91,6 +92,19 @@ void plmm_expert_inst_destroy(plmm_expert_inst *inst);
 const char *plmm_expert_inst_name(const plmm_expert_inst *inst) PLMM_NONNULL(1);
 const plmm_expert_desc *plmm_expert_inst_desc(const plmm_expert_inst *inst) PLMM_NONNULL(1);
 const plmm_expert_settings *plmm_expert_inst_settings(const plmm_expert_inst *inst) PLMM_NONNULL(1);
+
+/*
+ * The configuration of the expert's E-model connector, for
+ * plmm_connector_open: name "expert.NAME", the connector kind and the
+ * settings of [expert.NAME]. Strings are borrowed from the instance (valid
+ * until it is destroyed). The API key is resolved here: the variable
+ * api_key_env names when it is set and non-empty, else api_key. Errors:
+ * PLMM_ERR_CONFIG when api_key_env names an unset variable and there is no
+ * api_key; PLMM_ERR_NOMEM.
+ */
+PLMM_NODISCARD plmm_status plmm_expert_inst_connector_config(plmm_expert_inst *inst,
+                                                             plmm_connector_config *out)
+    PLMM_NONNULL(1, 2);
 
 /*
  * Run the expert's answer check. An expert without one passes with an

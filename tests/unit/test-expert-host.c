@@ -182,6 +182,23 @@ static void test_settings(void)
         CHECK(st->price_per_1k_tokens == 0.25 && st->budget == 3.0 && st->timeout_s == 12.5);
         CHECK(st->connect_timeout_s == 10.0 && st->max_retries == 2 && st->max_tokens == 512);
 
+        /* the connector configuration, with the key from the environment */
+        plmm_connector_config cc;
+        unsetenv("FIN_KEY");
+        CHECK(plmm_expert_inst_connector_config(inst, &cc) == PLMM_ERR_CONFIG);
+        CHECK(strcmp(plmm_last_errmsg(), "[expert.good]: api_key_env names 'FIN_KEY', which is "
+                                         "not set in the environment (and no api_key)") == 0);
+        setenv("FIN_KEY", "sk-test-123", 1);
+        CHECK_MSG(plmm_expert_inst_connector_config(inst, &cc) == PLMM_OK, "%s",
+                  plmm_last_errmsg());
+        CHECK(cc.kind == PLMM_CONNECTOR_OPENAI && strcmp(cc.name, "expert.good") == 0);
+        CHECK(strcmp(cc.endpoint, "http://127.0.0.1:8081/v1") == 0 &&
+              strcmp(cc.model, "fin-7b") == 0);
+        CHECK(cc.api_key != NULL && strcmp(cc.api_key, "sk-test-123") == 0);
+        CHECK(cc.timeout_s == 12.5 && cc.connect_timeout_s == 10.0 && cc.max_retries == 2);
+        CHECK(cc.stream && cc.model_path == NULL && cc.lora_path == NULL);
+        unsetenv("FIN_KEY");
+
         /* the plugin's check, and its own option reached it */
         CHECK(plmm_expert_inst_check(inst, "q", "this is WRONG", &r) == PLMM_OK);
         CHECK(r.verdict == PLMM_CHECK_FAIL &&
@@ -207,6 +224,10 @@ static void test_settings(void)
         CHECK(!st->enabled && st->connector == PLMM_EXPERT_CONNECTOR_LOCAL);
         CHECK(st->model != NULL && strcmp(st->model, "fin.gguf") == 0);
         CHECK(st->share == PLMM_SHARE_PSEUDONYMIZED && st->budget < 0 && st->lora_scale == 1.0);
+        plmm_connector_config cc;
+        CHECK(plmm_expert_inst_connector_config(inst, &cc) == PLMM_OK);
+        CHECK(cc.kind == PLMM_CONNECTOR_LOCAL && strcmp(cc.model_path, "fin.gguf") == 0);
+        CHECK(cc.api_key == NULL && cc.endpoint == NULL && strcmp(cc.model, "") == 0);
     }
     plmm_expert_inst_destroy(inst);
     plmm_registry_destroy(reg);
