@@ -68,7 +68,8 @@ static size_t currency_len(const char *p)
 }
 
 /* A number at p: digits with optional thousands commas (1,234,567) and a
- * decimal part. Returns its length, 0 if p does not start a number. */
+ * decimal part after a point, or after a comma followed by one or two
+ * digits (1,5). Returns its length, 0 if p does not start a number. */
 static size_t parse_number(const char *p, double *v, int *decimals)
 {
     char buf[64];
@@ -82,7 +83,10 @@ static size_t parse_number(const char *p, double *v, int *decimals)
             buf[n++] = p[i];
         i++;
     }
-    if (p[i] == '.' && is_digit(p[i + 1])) {
+    /* a decimal comma ("1,5" or "12,75": one or two digits after it) */
+    bool decimal_comma = p[i] == ',' && is_digit(p[i + 1]) &&
+                         (!is_digit(p[i + 2]) || (is_digit(p[i + 2]) && !is_digit(p[i + 3])));
+    if ((p[i] == '.' || decimal_comma) && is_digit(p[i + 1])) {
         if (n + 1 < sizeof(buf))
             buf[n++] = '.';
         i++;

@@ -18,8 +18,8 @@ struct plmm_expert_ctx {
 
 /*
  * Checks the Markdown code blocks of an answer (CommonMark fences: a line
- * of three or more ` or ~ indented at most three spaces, closed by a line
- * of at least as many of the same character):
+ * of three or more ` or ~, closed by a line of at least as many of the
+ * same character; indented up to 8 spaces, as in list items):
  *  - every opened fence is closed;
  *  - every block has a language tag made of letters, digits, + # . _ -;
  *  - no block is empty (warning);

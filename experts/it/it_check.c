@@ -135,15 +135,19 @@ typedef struct fence {
     size_t info_len;
 } fence;
 
-/* Is the line [p, e) a fence? (indented at most 3 spaces, 3+ of ` or ~) */
+/* Is the line [p, e) a fence? (3+ of ` or ~). CommonMark allows three
+ * spaces of indentation outside lists; answers nest blocks in list items
+ * with more, so up to MAX_FENCE_INDENT spaces are accepted. */
+#define MAX_FENCE_INDENT 8
+
 static bool parse_fence(const char *p, const char *e, fence *f)
 {
     int indent = 0;
-    while (p < e && *p == ' ' && indent < 4) {
+    while (p < e && *p == ' ' && indent <= MAX_FENCE_INDENT) {
         p++;
         indent++;
     }
-    if (indent > 3 || p >= e || (*p != '`' && *p != '~'))
+    if (indent > MAX_FENCE_INDENT || p >= e || (*p != '`' && *p != '~'))
         return false;
     f->ch = *p;
     f->n = 0;

@@ -100,6 +100,9 @@ static void test_finance(void)
 
         FAIL(&f, q, "After one year: 10,000 × 1.05 = 11,500." DISCLAIMER,
              "calculation '10,000 × 1.05 = 11,500' is wrong: it gives 10500");
+        PASS(&f, q, "In euros: 1,5 + 2,25 = 3,75 and 12,5 × 2 = 25." DISCLAIMER);
+        FAIL(&f, q, "In euros: 1,5 + 2 = 4,5." DISCLAIMER,
+             "calculation '1,5 + 2 = 4,5' is wrong: it gives 3.5");
         FAIL(&f, q, "Total: $1,200 + $800 = $2,200." DISCLAIMER,
              "calculation '$1,200 + $800 = $2,200' is wrong: it gives 2000");
         FAIL(&f, q, "Interest: 1,000 * 0.04 = 4.5" DISCLAIMER,
@@ -143,13 +146,15 @@ static void test_it(void)
         PASS(&f, q, "~~~sql\nSELECT name FROM t WHERE note = ':)' -- (\n;\n~~~");
         PASS(&f, q, "````markdown\n```bash\nls\n```\n````");
         PASS(&f, q, "Use ```ls``` inline, which is not a fence.");
-        PASS(&f, q, "    ```\n    indented four spaces: a code line, not a fence\n");
+        PASS(&f, q, "1. Make it executable:\n\n    ```bash\n    chmod +x run.sh\n    ```\n");
+        PASS(&f, q, "            ```\n            twelve spaces: a code line, not a fence\n");
         PASS(&f, q, "```python\ndef f():\n    return \"\"\"a ( b\"\"\"\n```");
 
         FAIL(&f, q, "Run:\n\n```\nchmod +x run.sh\n```",
              "code block 1 (line 3) has no language tag");
         FAIL(&f, q, "```bash\nls\n```\n\nthen\n\n```python\nprint('hi')\n",
              "code block 2 (line 7) is not closed");
+        FAIL(&f, q, "1. Run:\n   ```bash\n   ls\n2. Done.", "code block 1 (line 2) is not closed");
         FAIL(&f, q, "```python!\nprint(1)\n```",
              "code block 1 (line 1) has an invalid language tag 'python!'");
         FAIL(&f, q, "```python\ndef f(x:\n    return x\n```",
@@ -231,10 +236,79 @@ static void test_art(void)
     }
 }
 
+/* ---- hostile answers ----
+ * Every check must return a verdict (never crash, never an error) on
+ * random bytes, invalid UTF-8, very long answers and pathological shapes;
+ * run under AddressSanitizer this also catches reads past the text. */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+
+static void hostile(fixture *f, const char *name)
+{
+    static const char alphabet[] = "0123456789 ,.%$=+-*/x()[]{}\"'`~#\n\t;:abcXYZ\xc3\x97\xe2\x89";
+    size_t n = 1 << 20;
+    char *buf = malloc(n + 1);
+    plmm_check_result r;
+    if (buf == NULL || f->inst == NULL) {
+        free(buf);
+        return;
+    }
+    for (int round = 0; round < 6; round++) {
+        for (size_t i = 0; i < n; i++) {
+            switch (round) {
+            case 0: /* random bytes (no NUL) */
+                buf[i] = (char)(rnd() % 255 + 1);
+                break;
+            case 1: /* the characters the checks look at */
+                buf[i] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+                break;
+            case 2: /* one deep bracket nest inside a json block */
+                buf[i] = i < 8 ? "```json\n"[i] : (i < n / 2 ? '[' : ']');
+                break;
+            case 3: /* a long calculation chain */
+                buf[i] = "1 + "[i % 4];
+                break;
+            case 4: /* fences only */
+                buf[i] = "```\n"[i % 4];
+                break;
+            default: /* a truncated UTF-8 sequence at the very end */
+                buf[i] = i + 1 < n ? 'a' : '\xe2';
+                break;
+            }
+        }
+        buf[n] = '\0';
+        plmm_status s = plmm_expert_inst_check(f->inst, buf + n / 2, buf, &r);
+        CHECK_MSG(s == PLMM_OK && r.verdict <= PLMM_CHECK_FAIL, "%s round %d: status %d", name,
+                  round, s);
+    }
+    free(buf);
+}
+
+static void test_hostile(void)
+{
+    static const char *const names[] = {"finance", "it", "art"};
+    for (int i = 0; i < 3; i++) {
+        fixture f;
+        if (open_expert(&f, names[i], "")) {
+            hostile(&f, names[i]);
+            close_expert(&f);
+        }
+    }
+}
+
 int main(void)
 {
     test_finance();
     test_it();
     test_art();
+    test_hostile();
     return test_summary("test-expert-checks");
 }
