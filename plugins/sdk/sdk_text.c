@@ -12,8 +12,8 @@ static bool word_byte(unsigned char c)
 
 size_t plmm_sdk_text_normalize(const char *text, size_t len, char *out, size_t cap)
 {
-    size_t n = 0;        /* bytes the full result needs */
-    size_t last_sep = 0; /* index of the last separator that fits */
+    size_t n = 0;    /* bytes the full result needs */
+    size_t kept = 0; /* length of the written prefix that ends at a separator */
     bool in_word = false;
     if (cap == 0)
         out = NULL;
@@ -32,7 +32,7 @@ size_t plmm_sdk_text_normalize(const char *text, size_t len, char *out, size_t c
         if (out != NULL && n + 1 < cap) {
             out[n] = put;
             if (put == ' ')
-                last_sep = n;
+                kept = n + 1;
         }
         n++;
         if (i == 0 && i < len && word_byte(c)) { /* the first byte is a word byte */
@@ -43,7 +43,7 @@ size_t plmm_sdk_text_normalize(const char *text, size_t len, char *out, size_t c
         }
     }
     if (out != NULL)
-        out[n < cap ? n : last_sep + 1] = '\0';
+        out[n < cap ? n : kept] = '\0';
     return n;
 }
 
