@@ -120,6 +120,14 @@ static void test_descriptors(void)
     EXPECT_FAIL(reg, "ownkey", PLMM_ERR_PLUGIN,
                 "plugin 'ownkey': option 'share' is an engine key of every expert");
 
+    /* a manifest problem is found before any code loads */
+    CHECK(plmm_registry_find(reg, "broken-device") == NULL);
+    CHECK(plmm_registry_problem_count(reg) == 1);
+    CHECK_MSG(strcmp(plmm_registry_problem_at(reg, 0),
+                     DIR_ "/broken-device.plugin:8: device_type: an expert runs on no device "
+                          "(only backends have one)") == 0,
+              "got '%s'", plmm_registry_problem_at(reg, 0));
+
     /* a broken expert never stops the others */
     CHECK(plmm_registry_load(reg, "good", &info) == PLMM_OK);
     plmm_registry_destroy(reg);
