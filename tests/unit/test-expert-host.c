@@ -7,6 +7,8 @@
  */
 #include "errors.h"
 #include "expert_host.h"
+#include "expert_set.h"
+#include "plmm/plmm.h"
 #include "registry.h"
 #include "test.h"
 
@@ -338,11 +340,90 @@ static void test_check_failures(void)
     }
 }
 
+/* ---- the configured set and the report ---- */
+
+static void test_set(void)
+{
+    plmm_config *cfg = config_from("[expert.good]\nconnector = openai\n"
+                                   "endpoint = http://127.0.0.1:9/v1\n"
+                                   "[expert.initfail]\nconnector = local\nmodel = a.gguf\n"
+                                   "[expert.abi2]\nconnector = local\nmodel = a.gguf\n");
+    plmm_registry *reg = open_registry(cfg);
+    plmm_expert_set *set = NULL;
+    if (reg == NULL)
+        return;
+    CHECK(plmm_expert_set_open(reg, cfg, &set) == PLMM_OK && set != NULL);
+    if (set != NULL) {
+        CHECK(plmm_expert_set_count(set) == 3);
+        const plmm_expert_entry *g = plmm_expert_set_at(set, 0);
+        CHECK(g != NULL && strcmp(g->name, "good") == 0 && g->inst != NULL &&
+              g->status == PLMM_OK && g->reason[0] == '\0');
+        const plmm_expert_entry *f = plmm_expert_set_find(set, "initfail");
+        CHECK(f != NULL && f->inst == NULL && f->status == PLMM_ERR_CONFIG &&
+              strcmp(f->reason,
+                     "expert 'initfail': init failed: vocabulary file 'x.txt' is missing") == 0);
+        const plmm_expert_entry *a = plmm_expert_set_at(set, 2);
+        CHECK(a != NULL && a->inst == NULL && a->status == PLMM_ERR_ABI &&
+              strcmp(a->reason, "plugin 'abi2' is built for expert ABI 2.x, engine supports 1.x") ==
+                  0);
+        CHECK(plmm_expert_set_at(set, 3) == NULL && plmm_expert_set_find(set, "newer") == NULL);
+    }
+    plmm_expert_set_close(set);
+    plmm_expert_set_close(NULL);
+    plmm_registry_destroy(reg);
+    plmm_config_destroy(cfg);
+}
+
+static void test_report(void)
+{
+    const char *const ov[] = {
+        "engine.plugin_path=" DIR_,
+        "expert.good.connector=openai",
+        "expert.good.endpoint=http://127.0.0.1:9/v1",
+        "expert.good.model_name=g-7b",
+        "expert.good.budget=2.5",
+        "expert.initfail.connector=local",
+        "expert.initfail.model=a.gguf",
+    };
+    plmm_engine_params p = {.struct_size = sizeof(p),
+                            .overrides = ov,
+                            .n_overrides = sizeof(ov) / sizeof(ov[0]),
+                            .log_level = -1};
+    plmm_engine *e = NULL;
+    char *r = NULL;
+    CHECK_MSG(plmm_engine_open(&p, &e) == PLMM_OK, "%s", plmm_last_errmsg());
+    if (e == NULL)
+        return;
+    CHECK(plmm_engine_experts_report(e, &r) == PLMM_OK && r != NULL);
+    CHECK_CONTAINS(r, "good 0.2.0 — gardening: soil, compost, planting\n"
+                      "    3 routing signals, 2 examples, check: yes\n"
+                      "    enabled, connector openai http://127.0.0.1:9/v1 model g-7b\n"
+                      "    share pseudonymized, price 0 per 1k tokens, budget 2.5, timeout 60 s\n");
+    CHECK_CONTAINS(r, "initfail 0.2.0 — gardening: soil, compost, planting\n"
+                      "    3 routing signals, 2 examples, check: yes\n"
+                      "    FAILED: expert 'initfail': init failed: vocabulary file 'x.txt' is "
+                      "missing\n");
+    CHECK_CONTAINS(r, "newer 0.2.0 — gardening: soil, compost, planting\n"
+                      "    3 routing signals, 2 examples, check: yes\n"
+                      "    not configured (add an [expert.newer] section)\n");
+    CHECK_CONTAINS(r, "oldvtbl 0.2.0 — gardening: soil, compost, planting\n"
+                      "    3 routing signals, 2 examples, check: none\n");
+    CHECK_CONTAINS(r,
+                   "abi2 — test expert abi2\n"
+                   "    FAILED: plugin 'abi2' is built for expert ABI 2.x, engine supports 1.x\n");
+    CHECK_CONTAINS(r, "problem: " DIR_ "/broken-device.plugin:8: device_type");
+    plmm_free(r);
+    CHECK(plmm_engine_experts_report(e, NULL) == PLMM_ERR_INVALID_ARG);
+    plmm_engine_close(e);
+}
+
 int main(void)
 {
     test_descriptors();
     test_settings();
     test_config_errors();
     test_check_failures();
+    test_set();
+    test_report();
     return test_summary("test-expert-host");
 }
