@@ -229,7 +229,7 @@ static void take_usage(xfer *x, json_t *root)
 
 static plmm_status take_receipt(xfer *x, json_t *root)
 {
-    json_t *r = json_object_get(root, "receipt");
+    json_t *r = json_object_get(root, "plmm_receipt");
     if (r == NULL || json_is_null(r))
         return PLMM_OK;
     free(x->res->receipt_json);

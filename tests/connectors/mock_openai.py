@@ -51,7 +51,8 @@ STREAM_OK = (
     + sse(chunk({"content": " world"}))
     + sse(chunk({}, "stop"))
     + sse({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "choices": [],
-           "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}})
+           "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+           "plmm_receipt": {"completion_tokens": 3}})
     + "data: [DONE]\n\n")
 
 
@@ -124,7 +125,9 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.send_json(400, {"error": {"message": "invalid JSON body"}})
         if scn == "ok":
-            return self.send_json(200, completion("Hello from mock"))
+            obj = completion("Hello from mock")
+            obj["plmm_receipt"] = {"model": "mock", "prompt_tokens": 5, "sig": "abc"}
+            return self.send_json(200, obj)
         if scn == "echo":
             return self.send_json(200, completion(body.decode()))
         if scn == "auth":
