@@ -187,6 +187,18 @@ class Handler(BaseHTTPRequestHandler):
         if scn == "stream_badjson":
             self.start_stream()
             return self.write_pieces("data: {nope}\n\n")
+        if scn == "stream_abort":
+            # chunked stream whose connection drops inside a chunk
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            ev = sse(chunk({"content": "half"})).encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
+            self.wfile.write(b"400\r\ndata: {\"choi")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if scn == "stream_stall":
             self.start_stream()
             self.wfile.write(sse(chunk({"content": "first"})).encode())

@@ -201,6 +201,8 @@ static void test_errors(void)
     expect_error("stream_error_field", true, 2, PLMM_ERR_NETWORK, "mid-stream", "kv cache full", 1);
     expect_error("stream_trunc", true, 2, PLMM_ERR_NETWORK, "ended before [DONE]",
                  "last event cut off", 1);
+    expect_error("stream_abort", true, 2, PLMM_ERR_NETWORK, "broke in the middle",
+                 "4 answer bytes", 1);
     expect_error("stream_badjson", true, 2, PLMM_ERR_NETWORK, "malformed JSON in stream event",
                  NULL, 1);
     expect_error("nosuch", false, 2, PLMM_ERR_NOT_FOUND, "HTTP 404", "unknown scenario", 1);
