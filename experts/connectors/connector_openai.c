@@ -229,7 +229,7 @@ static void take_usage(xfer *x, json_t *root)
 
 static plmm_status take_receipt(xfer *x, json_t *root)
 {
-    json_t *r = json_object_get(root, "receipt");
+    json_t *r = json_object_get(root, "plmm_receipt");
     if (r == NULL || json_is_null(r))
         return PLMM_OK;
     free(x->res->receipt_json);
@@ -546,7 +546,11 @@ static plmm_status perform(openai *o, xfer *x, const char *url, const char *body
                               url, detail);
                 break;
             }
-            snprintf(why, sizeof(why), "cannot reach '%s': %s", url, detail);
+            if (x->started)
+                snprintf(why, sizeof(why), "connection to '%s' broke in the middle of the "
+                         "response (%zu answer bytes received): %s", url, x->text_len, detail);
+            else
+                snprintf(why, sizeof(why), "cannot reach '%s': %s", url, detail);
             st = PLMM_ERR_NETWORK;
             retry = retryable_curl(rc);
         } else if (code < 200 || code >= 300) {

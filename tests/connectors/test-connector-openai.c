@@ -116,6 +116,7 @@ static void test_nonstream(void)
     CHECK(r.prompt_tokens == 5 && r.completion_tokens == 3 && r.usage_from_server);
     CHECK(strcmp(r.finish_reason, "stop") == 0);
     CHECK(r.http_status == 200 && r.attempts == 1);
+    CHECK(r.receipt_json != NULL && strstr(r.receipt_json, "\"sig\":\"abc\"") != NULL);
     CHECK(s.sends == 1);
     CHECK_CONTAINS(s.sent_url, "/ok/v1/chat/completions");
     CHECK(strstr(s.sent_url, "v1//") == NULL); /* trailing '/' of the endpoint dropped */
@@ -135,6 +136,7 @@ static void test_stream(const char *scenario)
     CHECK(strcmp(s.text, "Hello world") == 0 && s.pieces == 3);
     CHECK(r.prompt_tokens == 7 && r.completion_tokens == 3 && r.usage_from_server);
     CHECK(strcmp(r.finish_reason, "stop") == 0);
+    CHECK(r.receipt_json != NULL && strcmp(r.receipt_json, "{\"completion_tokens\":3}") == 0);
     /* streaming requests ask for usage in the final chunk */
     CHECK_CONTAINS(s.sent_body, "\"stream\":true");
     CHECK_CONTAINS(s.sent_body, "\"include_usage\":true");
@@ -199,6 +201,8 @@ static void test_errors(void)
     expect_error("stream_error_field", true, 2, PLMM_ERR_NETWORK, "mid-stream", "kv cache full", 1);
     expect_error("stream_trunc", true, 2, PLMM_ERR_NETWORK, "ended before [DONE]",
                  "last event cut off", 1);
+    expect_error("stream_abort", true, 2, PLMM_ERR_NETWORK, "broke in the middle",
+                 "4 answer bytes", 1);
     expect_error("stream_badjson", true, 2, PLMM_ERR_NETWORK, "malformed JSON in stream event",
                  NULL, 1);
     expect_error("nosuch", false, 2, PLMM_ERR_NOT_FOUND, "HTTP 404", "unknown scenario", 1);

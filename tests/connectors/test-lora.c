@@ -286,11 +286,20 @@ int main(int argc, char **argv)
     }
     dir = argv[1];
     snprintf(base_path, sizeof(base_path), "%s/models/stories260K-F32.gguf", shared);
-    const char *over[] = {"engine.context=128", "engine.batch=16"};
+    /* PLMM_TEST_BACKENDS: run the same checks on other backends ("vulkan") */
+    char backends[256];
+    const char *want = getenv("PLMM_TEST_BACKENDS");
+    snprintf(backends, sizeof(backends), "engine.backends=%s", want && want[0] ? want : "cpu");
+    const char *over[] = {"engine.context=128", "engine.batch=16", backends,
+                          "engine.fallback=strict"};
     plmm_engine_params ep = {
-        .struct_size = sizeof(ep), .overrides = over, .n_overrides = 2, .log_level = -1};
+        .struct_size = sizeof(ep), .overrides = over, .n_overrides = 4, .log_level = -1};
     plmm_engine *e = NULL;
     if (plmm_engine_open(&ep, &e) != PLMM_OK) {
+        if (want != NULL && want[0]) {
+            printf("SKIP: backend '%s' unavailable: %s\n", want, plmm_last_errmsg());
+            return 77;
+        }
         fprintf(stderr, "engine: %s\n", plmm_last_errmsg());
         return 1;
     }
