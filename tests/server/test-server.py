@@ -397,6 +397,9 @@ check(st == 200 and data == bytes(range(256)) * 40, "bundle bytes (%s, %d)" % (s
 check(r.getheader("Content-Length") == str(256 * 40), "bundle content-length %r" %
       r.getheader("Content-Length"))
 check(r.getheader("Content-Type") == "application/octet-stream", "bundle content type")
+st, r, data = A.request("HEAD", "/v1/bundles/finance-1.2.bundle", raw=True)
+check(st == 200 and data == b"" and r.getheader("Content-Length") == str(256 * 40),
+      "HEAD on a bundle: %s %r" % (st, r.getheader("Content-Length")))
 for path in ["/v1/bundles/../outside.txt", "/v1/bundles/..%2foutside.txt",
              "/v1/bundles/%2e%2e%2foutside.txt", "/v1/bundles/.hidden", "/v1/bundles/link.bundle",
              "/v1/bundles/missing.bundle", "/v1/bundles/sub/x", "/v1/bundles/"]:
@@ -570,6 +573,17 @@ last = json.loads(events[-2][6:])
 check(last["choices"][0]["finish_reason"] == "length" and
       last["usage"]["completion_tokens"] == 30, "graceful final chunk %r" % last)
 D.stop()
+
+# ---- command line ----
+
+out = subprocess.run([PLMM, "serve", "--help"], capture_output=True, text=True, timeout=60)
+check(out.returncode == 0 and "usage: plmm serve" in out.stdout and "--port" in out.stdout,
+      "serve --help: %r" % out.stdout[:300])
+out = subprocess.run([PLMM, "serve", "--bogus"], capture_output=True, text=True, timeout=60)
+check(out.returncode == 2 and "'--bogus'" in out.stderr, "serve --bogus: %r" % out.stderr)
+out = subprocess.run([PLMM, "serve", "-m", MODEL, "--slots", "0"], capture_output=True,
+                     text=True, timeout=60)
+check(out.returncode == 2 and "--slots" in out.stderr, "serve --slots 0: %r" % out.stderr)
 
 # ---- startup errors ----
 
