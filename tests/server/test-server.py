@@ -9,6 +9,7 @@ Every server binds port 0 and the test reads the chosen port from its
 used. Each server must exit with status 0 after SIGTERM/SIGINT (under
 AddressSanitizer that includes "no leaks").
 """
+import atexit
 import http.client
 import json
 import os
@@ -24,6 +25,16 @@ PLMM, MODEL = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="plmm-server-test-")
 failures = 0
 checks = 0
+servers = []
+
+
+@atexit.register
+def kill_leftovers():
+    """A test that dies half-way leaves no server behind."""
+    for srv in servers:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
 
 
 def check(cond, what):
@@ -48,6 +59,7 @@ class Server:
         self.proc = subprocess.Popen(
             [PLMM, "serve", "-m", MODEL, "-c", self.ini, *extra_args],
             stdout=subprocess.PIPE, stderr=self.err, text=True)
+        servers.append(self)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on http://"):
             self.err.seek(0)
