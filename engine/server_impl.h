@@ -110,7 +110,8 @@ typedef struct srv_config {
 /* ---- the request log (server_log.c) ---- */
 
 typedef struct srv_log {
-    FILE *f; /* NULL: no log */
+    bool inited; /* srv_log_open ran */
+    FILE *f;     /* NULL: no log */
     pthread_mutex_t mu;
     bool bodies;
 } srv_log;

@@ -617,6 +617,9 @@ check(out.returncode == 2 and "--port" in out.stderr, "bad port: %r" % out.stder
 out = subprocess.run([PLMM, "serve", "-m", MODEL, "--set", "server.bundles_dir=/nonexistent"],
                      capture_output=True, text=True, timeout=60)
 check(out.returncode == 1 and "bundles_dir" in out.stderr, "bad bundles_dir: %r" % out.stderr)
+out = subprocess.run([PLMM, "serve", "-m", MODEL, "--request-log", "/nonexistent/dir/r.jsonl"],
+                     capture_output=True, text=True, timeout=60)
+check(out.returncode == 1 and "request log" in out.stderr, "bad request_log: %r" % out.stderr)
 
 print("server: %d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)
