@@ -194,8 +194,6 @@ PLMM_EXPORT plmm_status plmm_server_open(plmm_engine *engine, plmm_model *model,
         s->receipt = params->receipt;
         s->receipt_user = params->receipt_user;
     }
-    if ((st = srv_log_open(&s->log, NULL, false)) != PLMM_OK) /* mutex only, for close */
-        goto out_close;
     if ((st = read_config(s, params)) != PLMM_OK || (st = make_model_id(s, params)) != PLMM_OK)
         goto out_close;
     s->n_ctx =
@@ -218,7 +216,6 @@ PLMM_EXPORT plmm_status plmm_server_open(plmm_engine *engine, plmm_model *model,
             goto out_close;
         }
     }
-    srv_log_close(&s->log);
     if ((st = srv_log_open(&s->log, s->cfg.request_log, s->cfg.log_bodies)) != PLMM_OK)
         goto out_close;
     if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) != 0) {

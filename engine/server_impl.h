@@ -74,6 +74,7 @@ typedef struct srv_job {
 /* ---- the queue and the workers (server_queue.c) ---- */
 
 typedef struct srv_queue {
+    bool inited; /* srv_queue_init ran: srv_queue_free has work */
     pthread_mutex_t mu;
     pthread_cond_t work; /* a job was queued or the queue is closing */
     pthread_cond_t idle; /* a job finished */
@@ -109,7 +110,8 @@ typedef struct srv_config {
 /* ---- the request log (server_log.c) ---- */
 
 typedef struct srv_log {
-    FILE *f; /* NULL: no log */
+    bool inited; /* srv_log_open ran */
+    FILE *f;     /* NULL: no log */
     pthread_mutex_t mu;
     bool bodies;
 } srv_log;

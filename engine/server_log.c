@@ -23,6 +23,7 @@ plmm_status srv_log_open(srv_log *log, const char *path, bool bodies)
 {
     memset(log, 0, sizeof(*log));
     log->bodies = bodies;
+    log->inited = true;
     pthread_mutex_init(&log->mu, NULL);
     if (path == NULL)
         return PLMM_OK;
@@ -94,8 +95,11 @@ void srv_log_write(srv_log *log, const srv_log_entry *e)
 
 void srv_log_close(srv_log *log)
 {
+    if (!log->inited)
+        return;
     if (log->f != NULL)
         fclose(log->f);
     log->f = NULL;
     pthread_mutex_destroy(&log->mu);
+    log->inited = false;
 }

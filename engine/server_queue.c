@@ -341,6 +341,7 @@ plmm_status srv_queue_init(srv_queue *q, plmm_model *model, uint32_t slots, uint
                            uint32_t n_ctx, uint32_t token_delay_ms)
 {
     memset(q, 0, sizeof(*q));
+    q->inited = true;
     q->capacity = slots + queue;
     q->n_slots = slots;
     q->token_delay_ms = token_delay_ms;
@@ -436,6 +437,8 @@ void srv_queue_join(srv_queue *q)
 
 void srv_queue_free(srv_queue *q)
 {
+    if (!q->inited)
+        return;
     if (q->sessions != NULL)
         for (uint32_t i = 0; i < q->n_slots; i++)
             plmm_session_free(q->sessions[i]);

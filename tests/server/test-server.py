@@ -9,6 +9,7 @@ Every server binds port 0 and the test reads the chosen port from its
 used. Each server must exit with status 0 after SIGTERM/SIGINT (under
 AddressSanitizer that includes "no leaks").
 """
+import atexit
 import http.client
 import json
 import os
@@ -24,6 +25,16 @@ PLMM, MODEL = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="plmm-server-test-")
 failures = 0
 checks = 0
+servers = []
+
+
+@atexit.register
+def kill_leftovers():
+    """A test that dies half-way leaves no server behind."""
+    for srv in servers:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
 
 
 def check(cond, what):
@@ -48,6 +59,7 @@ class Server:
         self.proc = subprocess.Popen(
             [PLMM, "serve", "-m", MODEL, "-c", self.ini, *extra_args],
             stdout=subprocess.PIPE, stderr=self.err, text=True)
+        servers.append(self)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on http://"):
             self.err.seek(0)
@@ -397,6 +409,9 @@ check(st == 200 and data == bytes(range(256)) * 40, "bundle bytes (%s, %d)" % (s
 check(r.getheader("Content-Length") == str(256 * 40), "bundle content-length %r" %
       r.getheader("Content-Length"))
 check(r.getheader("Content-Type") == "application/octet-stream", "bundle content type")
+st, r, data = A.request("HEAD", "/v1/bundles/finance-1.2.bundle", raw=True)
+check(st == 200 and data == b"" and r.getheader("Content-Length") == str(256 * 40),
+      "HEAD on a bundle: %s %r" % (st, r.getheader("Content-Length")))
 for path in ["/v1/bundles/../outside.txt", "/v1/bundles/..%2foutside.txt",
              "/v1/bundles/%2e%2e%2foutside.txt", "/v1/bundles/.hidden", "/v1/bundles/link.bundle",
              "/v1/bundles/missing.bundle", "/v1/bundles/sub/x", "/v1/bundles/"]:
@@ -571,6 +586,17 @@ check(last["choices"][0]["finish_reason"] == "length" and
       last["usage"]["completion_tokens"] == 30, "graceful final chunk %r" % last)
 D.stop()
 
+# ---- command line ----
+
+out = subprocess.run([PLMM, "serve", "--help"], capture_output=True, text=True, timeout=60)
+check(out.returncode == 0 and "usage: plmm serve" in out.stdout and "--port" in out.stdout,
+      "serve --help: %r" % out.stdout[:300])
+out = subprocess.run([PLMM, "serve", "--bogus"], capture_output=True, text=True, timeout=60)
+check(out.returncode == 2 and "'--bogus'" in out.stderr, "serve --bogus: %r" % out.stderr)
+out = subprocess.run([PLMM, "serve", "-m", MODEL, "--slots", "0"], capture_output=True,
+                     text=True, timeout=60)
+check(out.returncode == 2 and "--slots" in out.stderr, "serve --slots 0: %r" % out.stderr)
+
 # ---- startup errors ----
 
 busy = socket.socket()
@@ -591,6 +617,9 @@ check(out.returncode == 2 and "--port" in out.stderr, "bad port: %r" % out.stder
 out = subprocess.run([PLMM, "serve", "-m", MODEL, "--set", "server.bundles_dir=/nonexistent"],
                      capture_output=True, text=True, timeout=60)
 check(out.returncode == 1 and "bundles_dir" in out.stderr, "bad bundles_dir: %r" % out.stderr)
+out = subprocess.run([PLMM, "serve", "-m", MODEL, "--request-log", "/nonexistent/dir/r.jsonl"],
+                     capture_output=True, text=True, timeout=60)
+check(out.returncode == 1 and "request log" in out.stderr, "bad request_log: %r" % out.stderr)
 
 print("server: %d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)
