@@ -295,7 +295,8 @@ int32_t plmm_sched_state_backend(const plmm_sched *s, uint32_t kv_dtype)
     plmm_node cpy = {.op = PLMM_OP_CPY, .dst = &cache, .src = {&act}};
     plmm_node att = {.op = PLMM_OP_ATTENTION, .dst = &act, .src = {&act, &cache, &cache}};
     for (uint32_t i = 0; i < s->n_be; i++)
-        if (backend_runs(&s->be[i], &cpy) && backend_runs(&s->be[i], &att))
+        if ((s->be[i].ref.desc->contracts & PLMM_CONTRACT_GRAPH) &&
+            plmm_caps_cover(s->be[i].ref.desc, &cpy) && plmm_caps_cover(s->be[i].ref.desc, &att))
             return (int32_t)i;
     return -1;
 }
@@ -823,6 +824,11 @@ static plmm_status bind_operand(plmm_sched *s, plmm_graph_builder *g, plmm_tenso
     }
     rebase(v, g, t, base);
     v->reserved = 0;
+    /* another backend's host-visible storage is plain host memory to this one */
+    if (base == &s->bound[r] && s->home[r] >= 0 && s->home[r] != b && v->data != NULL) {
+        v->buffer = NULL;
+        v->offset = 0;
+    }
     return PLMM_OK;
 }
 

@@ -68,7 +68,16 @@ typedef struct npu_blob_node {
     float fp[PLMM_MAX_PARAMS];
 } npu_blob_node;
 
+/* Membership of a live object in its context's list. */
+typedef struct npu_node {
+    struct npu_node *prev, *next;
+} npu_node;
+
+void npu_list_add(npu_node **head, npu_node *n);
+void npu_list_remove(npu_node **head, npu_node *n);
+
 struct plmm_buffer {
+    npu_node link; /* first: the list node is the buffer */
     uint8_t *base;
     uint64_t size;
     bool owned; /* false: imported host memory (read-only) */
@@ -76,6 +85,8 @@ struct plmm_buffer {
 
 struct plmm_backend_ctx {
     const plmm_host_api *host;
+    /* live objects, released by shutdown */
+    struct npu_node *buffers, *compiled;
     uint32_t act_bits;
     char key[96];
     uint64_t key_hash;
@@ -83,11 +94,13 @@ struct plmm_backend_ctx {
 
 /* A loaded blob. */
 struct plmm_compiled {
+    npu_node link; /* first: the list node is the blob */
     npu_blob_header h;
     uint8_t *payload; /* NPU_ALIGN-aligned copy */
     const npu_blob_tensor *bt;
     const npu_blob_node *bn;
-    uint16_t **act; /* per tensor: fp16 storage of activations (IN, OUT, SCRATCH) */
+    float **act;    /* per tensor: values of activations (IN, OUT, SCRATCH; SCRATCH holds
+                       fp16-rounded values) and of NPU_WVEC weights (fp16 values) */
     int8_t *xq;     /* per-token quantized activation row (largest K), int8 or int16 */
     int32_t *acc;
 };

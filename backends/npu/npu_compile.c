@@ -22,6 +22,26 @@ uint64_t npu_fnv(const void *p, uint64_t n, uint64_t h)
     return h;
 }
 
+void npu_list_add(npu_node **head, npu_node *n)
+{
+    n->prev = NULL;
+    n->next = *head;
+    if (*head != NULL)
+        (*head)->prev = n;
+    *head = n;
+}
+
+void npu_list_remove(npu_node **head, npu_node *n)
+{
+    if (n->prev != NULL)
+        n->prev->next = n->next;
+    else if (*head == n)
+        *head = n->next;
+    if (n->next != NULL)
+        n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
 void *npu_alloc(plmm_backend_ctx *c, uint64_t size)
 {
     if (size > (uint64_t)SIZE_MAX - NPU_ALIGN)
@@ -465,14 +485,22 @@ plmm_status npu_blob_load(plmm_backend_ctx *c, const plmm_partition *part, const
     }
     for (uint32_t i = 0; bad == NULL && i < h.n_tensors; i++) {
         const npu_blob_tensor *t = &cp->bt[i];
-        if (t->role != NPU_IN && t->role != NPU_OUT && t->role != NPU_SCRATCH)
+        if (t->role == NPU_WMAT)
             continue;
         uint64_t n = (uint64_t)t->ne[0] * (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
-        if (n > (UINT64_C(1) << 31) || (cp->act[i] = npu_alloc(c, 2 * n)) == NULL)
+        if (n > (UINT64_C(1) << 31) || (cp->act[i] = npu_alloc(c, 4 * n)) == NULL) {
             bad = "activation storage too large or out of memory";
+            break;
+        }
+        if (t->role == NPU_WVEC) /* fp16 weights, widened once */
+            for (uint64_t k = 0; k < n; k++) {
+                uint16_t v;
+                memcpy(&v, cp->payload + t->data_off + 2 * k, 2);
+                cp->act[i][k] = plmm_fp16_to_fp32(v);
+            }
     }
     if (bad == NULL) {
-        cp->xq = npu_alloc(c, (uint64_t)max_k * 2);
+        cp->xq = npu_alloc(c, (uint64_t)max_k * 2); /* int8 or int16 row */
         cp->acc = npu_alloc(c, 16);
         if (cp->xq == NULL || cp->acc == NULL)
             bad = "out of memory";
@@ -484,6 +512,7 @@ plmm_status npu_blob_load(plmm_backend_ctx *c, const plmm_partition *part, const
                    ? plmm_sdk_error(c->host, PLMM_ERR_NOMEM, "out of memory")
                    : bad_blob(c, bad);
     }
+    npu_list_add(&c->compiled, &cp->link);
     *out = cp;
     return PLMM_OK;
 }

@@ -7,7 +7,8 @@
  * 128 products, drained into a 64-bit total); the accumulator is
  * requantized by the weight's fixed-point multiplier to a Q16 fixed-point
  * value (saturating), scaled by sx and stored as fp16.
- * Vector ops read fp16, compute in fp32 and store fp16.
+ * Vector ops compute in fp32. Tensors that stay inside the partition are
+ * stored as fp16; the partition's inputs and outputs are f32.
  */
 #include "npu.h"
 #include "plmm_sdk.h"
@@ -17,14 +18,15 @@
 
 #define Q_FRAC 16 /* fractional bits of the requantized accumulator */
 
-static float ld(const uint16_t *p, int64_t i)
+static float ld(const float *p, int64_t i)
 {
-    return plmm_fp16_to_fp32(p[i]);
+    return p[i];
 }
 
-static void st16(uint16_t *p, int64_t i, float v)
+/* Store into tensor storage; internal tensors hold fp16 values. */
+static void st(float *p, int64_t i, float v, bool half)
 {
-    p[i] = plmm_fp32_to_fp16(v);
+    p[i] = half ? plmm_fp16_to_fp32(plmm_fp32_to_fp16(v)) : v;
 }
 
 static int64_t nel(const int64_t ne[PLMM_MAX_DIMS])
@@ -67,8 +69,8 @@ static int32_t requant(int64_t acc, int32_t m, int32_t sh)
     return (int32_t)(v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : v);
 }
 
-static void mul_mat(plmm_compiled *cp, const npu_blob_tensor *wt, const uint16_t *x,
-                    uint16_t *y, int64_t M)
+static void mul_mat(plmm_compiled *cp, const npu_blob_tensor *wt, const float *x, float *y,
+                    int64_t M, bool half)
 {
     const int64_t K = wt->ne[0], N = wt->ne[1];
     const int8_t *w = (const int8_t *)(cp->payload + wt->data_off);
@@ -81,7 +83,7 @@ static void mul_mat(plmm_compiled *cp, const npu_blob_tensor *wt, const uint16_t
     int8_t *x8 = cp->xq;
     int16_t *x16 = (int16_t *)(void *)cp->xq;
     for (int64_t m = 0; m < M; m++) {
-        const uint16_t *xr = x + m * K;
+        const float *xr = x + m * K;
         float amax = 0.0f;
         for (int64_t k = 0; k < K; k++)
             amax = fmaxf(amax, fabsf(ld(xr, k)));
@@ -117,7 +119,7 @@ static void mul_mat(plmm_compiled *cp, const npu_blob_tensor *wt, const uint16_t
                 q = requant(total / 65536, mult[n], shift[n] - 16);
             else
                 q = requant(total, mult[n], shift[n]);
-            st16(y, m * N + n, (float)q * (1.0f / (float)(1 << Q_FRAC)) * sx);
+            st(y, m * N + n, (float)q * (1.0f / (float)(1 << Q_FRAC)) * sx, half);
         }
     }
 }
@@ -125,19 +127,18 @@ static void mul_mat(plmm_compiled *cp, const npu_blob_tensor *wt, const uint16_t
 static plmm_status run_node(plmm_compiled *cp, const npu_blob_node *nd)
 {
     const npu_blob_tensor *dt = &cp->bt[nd->dst];
-    uint16_t *y = cp->act[nd->dst];
+    float *y = cp->act[nd->dst];
+    const bool half = dt->role == NPU_SCRATCH;
     const int64_t n = nel(dt->ne), ne0 = dt->ne[0];
     const npu_blob_tensor *at = &cp->bt[nd->src[0]];
-    const uint16_t *a = at->role == NPU_WVEC ? (const uint16_t *)(const void *)(cp->payload + at->data_off)
-                                             : cp->act[nd->src[0]];
-    const uint16_t *b = NULL;
+    const float *a = cp->act[nd->src[0]];
+    const float *b = NULL;
     const npu_blob_tensor *btn = nd->src[1] >= 0 ? &cp->bt[nd->src[1]] : NULL;
     if (btn != NULL && btn->role != NPU_WMAT)
-        b = btn->role == NPU_WVEC ? (const uint16_t *)(const void *)(cp->payload + btn->data_off)
-                                  : cp->act[nd->src[1]];
+        b = cp->act[nd->src[1]];
     switch (nd->op) {
     case PLMM_OP_MUL_MAT:
-        mul_mat(cp, at, cp->act[nd->src[1]], y, dt->ne[1]);
+        mul_mat(cp, at, cp->act[nd->src[1]], y, dt->ne[1], half);
         return PLMM_OK;
     case PLMM_OP_RMS_NORM:
         for (int64_t r = 0; r < n / ne0; r++) {
@@ -148,7 +149,7 @@ static plmm_status run_node(plmm_compiled *cp, const npu_blob_node *nd)
             }
             const float sc = 1.0f / sqrtf(ss / (float)ne0 + nd->fp[0]);
             for (int64_t i = 0; i < ne0; i++)
-                st16(y, r * ne0 + i, ld(a, r * ne0 + i) * sc * (b ? ld(b, i) : 1.0f));
+                st(y, r * ne0 + i, ld(a, r * ne0 + i) * sc * (b ? ld(b, i) : 1.0f), half);
         }
         return PLMM_OK;
     case PLMM_OP_ADD:
@@ -160,19 +161,19 @@ static plmm_status run_node(plmm_compiled *cp, const npu_blob_node *nd)
             const int64_t *bn = btn->ne;
             int64_t j = (i0 % bn[0]) + bn[0] * ((i1 % bn[1]) + bn[1] * ((i2 % bn[2]) + bn[2] * (i3 % bn[3])));
             float va = ld(a, i), vb = ld(b, j);
-            st16(y, i, nd->op == PLMM_OP_ADD ? va + vb : va * vb);
+            st(y, i, nd->op == PLMM_OP_ADD ? va + vb : va * vb, half);
         }
         return PLMM_OK;
     case PLMM_OP_SCALE:
         for (int64_t i = 0; i < n; i++)
-            st16(y, i, ld(a, i) * nd->fp[0]);
+            st(y, i, ld(a, i) * nd->fp[0], half);
         return PLMM_OK;
     case PLMM_OP_SILU:
     case PLMM_OP_SWIGLU:
         for (int64_t i = 0; i < n; i++) {
             float g = ld(a, i);
             float v = g / (1.0f + expf(-g));
-            st16(y, i, nd->op == PLMM_OP_SWIGLU ? v * ld(b, i) : v);
+            st(y, i, nd->op == PLMM_OP_SWIGLU ? v * ld(b, i) : v, half);
         }
         return PLMM_OK;
     default:
@@ -206,7 +207,7 @@ plmm_status npu_execute(plmm_backend_ctx *c, plmm_compiled *cp, const plmm_parti
         for (int64_t k = 0; k < n; k++) {
             float v;
             memcpy(&v, src + elem_off(live, k), 4);
-            st16(cp->act[i], k, v);
+            cp->act[i][k] = v;
         }
     }
     for (uint32_t i = 0; i < cp->h.n_tensors; i++) {
