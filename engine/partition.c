@@ -166,8 +166,8 @@ static plmm_status obtain(plmm_part_cache *c, const plmm_part_backend *be,
             if (st == PLMM_OK) {
                 c->stats.cache_loaded++;
                 logf_(c, PLMM_LOG_DEBUG, "blob cache: loaded a %llu-byte blob for backend '%s' "
-                      "(bucket %u, %u nodes)", (unsigned long long)size, be->name, part->bucket,
-                      part->n_nodes);
+                      "(bucket %u, %u nodes) in %.1f ms", (unsigned long long)size, be->name,
+                      part->bucket, part->n_nodes, now_ms() - t0);
                 return PLMM_OK;
             }
             c->stats.cache_rejected++;

@@ -21,7 +21,7 @@
 
 #define NPU_VERSION "1.0.0"
 #define NPU_BLOB_MAGIC "PLMMNPUB"
-#define NPU_BLOB_VERSION 1u
+#define NPU_BLOB_VERSION 2u
 #define NPU_ALIGN 64
 #define NPU_MAX_TENSORS 4096u
 #define NPU_MAX_NODES 4096u
@@ -45,9 +45,9 @@ typedef struct npu_blob_header {
     uint32_t n_outputs;
     uint32_t act_bits; /* 8 or 16 */
     uint32_t reserved;
-    uint64_t key_hash;     /* FNV-1a of the compat key it was compiled under */
+    uint64_t key_hash;     /* npu_fnv of the compat key it was compiled under */
     uint64_t payload_size; /* bytes after this header */
-    uint64_t checksum;     /* FNV-1a of the payload */
+    uint64_t checksum;     /* npu_fnv of the payload */
 } npu_blob_header;
 
 typedef struct npu_blob_tensor {
