@@ -91,8 +91,8 @@ static plmm_status n_device_props(plmm_backend_ctx *c, uint32_t index, plmm_devi
     p.type = PLMM_DEVICE_NPU;
     snprintf(p.name, sizeof(p.name), "reference NPU (w8a%u, emulated)", c->act_bits);
     snprintf(p.driver, sizeof(p.driver), "plmm-npu %s", NPU_VERSION);
-    p.flags = PLMM_DEVICE_UNIFIED_MEMORY | PLMM_DEVICE_INT8 | PLMM_DEVICE_FP16 |
-              PLMM_DEVICE_SOFTWARE;
+    p.flags =
+        PLMM_DEVICE_UNIFIED_MEMORY | PLMM_DEVICE_INT8 | PLMM_DEVICE_FP16 | PLMM_DEVICE_SOFTWARE;
     p.compute_units = 1;
     memcpy(out, &p, out->struct_size < sizeof(p) ? out->struct_size : sizeof(p));
     return PLMM_OK;
@@ -165,8 +165,10 @@ static plmm_status n_buffer_map(plmm_backend_ctx *c, plmm_buffer *b, void **out)
 static plmm_status range_ok(plmm_backend_ctx *c, const plmm_buffer *b, uint64_t off, uint64_t n)
 {
     if (off > b->size || n > b->size - off)
-        return plmm_sdk_error(c->host, PLMM_ERR_RANGE, "%llu bytes at %llu exceed a %llu-byte "
-                              "buffer", (unsigned long long)n, (unsigned long long)off,
+        return plmm_sdk_error(c->host, PLMM_ERR_RANGE,
+                              "%llu bytes at %llu exceed a %llu-byte "
+                              "buffer",
+                              (unsigned long long)n, (unsigned long long)off,
                               (unsigned long long)b->size);
     return PLMM_OK;
 }
@@ -274,7 +276,9 @@ static const plmm_option_schema options[] = {
 
 /* K <= 65536 keeps int8 sums inside int32 */
 static const plmm_op_caps caps[] = {
-    {.op = PLMM_OP_MUL_MAT, .flags = PLMM_CAP_NONCONTIG, .dtypes = WEIGHTS,
+    {.op = PLMM_OP_MUL_MAT,
+     .flags = PLMM_CAP_NONCONTIG,
+     .dtypes = WEIGHTS,
      .max_ne = {65536, 0, 1, 1}},
     {.op = PLMM_OP_RMS_NORM, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32},
     {.op = PLMM_OP_ADD, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32},

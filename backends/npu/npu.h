@@ -56,7 +56,7 @@ typedef struct npu_blob_tensor {
     int32_t index;  /* input/output index, else -1 */
     uint32_t reserved;
     int64_t ne[PLMM_MAX_DIMS];
-    uint64_t data_off;  /* payload offset of weight data (WMAT: int8 rows, then int32 m, int32 sh) */
+    uint64_t data_off; /* payload offset of weight data (WMAT: int8 rows, then int32 m, int32 sh) */
     uint64_t data_size; /* bytes of weight data */
 } npu_blob_tensor;
 
@@ -99,9 +99,9 @@ struct plmm_compiled {
     uint8_t *payload; /* NPU_ALIGN-aligned copy */
     const npu_blob_tensor *bt;
     const npu_blob_node *bn;
-    float **act;    /* per tensor: values of activations (IN, OUT, SCRATCH; SCRATCH holds
-                       fp16-rounded values) and of NPU_WVEC weights (fp16 values) */
-    int8_t *xq;     /* per-token quantized activation row (largest K), int8 or int16 */
+    float **act; /* per tensor: values of activations (IN, OUT, SCRATCH; SCRATCH holds
+                    fp16-rounded values) and of NPU_WVEC weights (fp16 values) */
+    int8_t *xq;  /* per-token quantized activation row (largest K), int8 or int16 */
     int32_t *acc;
 };
 
@@ -113,8 +113,8 @@ bool npu_weight_dtype_ok(uint32_t dtype);
 void npu_dequant_row(uint32_t dtype, const void *src, float *dst, int64_t n);
 /* Requantize a (K, N) weight to int8 rows (N * K bytes) and per-channel
  * fixed-point multipliers m[N], sh[N]; tmp holds K floats. */
-void npu_quantize_matrix(uint32_t dtype, const uint8_t *w, uint64_t row_bytes, int64_t K,
-                         int64_t N, int8_t *q, int32_t *m, int32_t *sh, float *tmp);
+void npu_quantize_matrix(uint32_t dtype, const uint8_t *w, uint64_t row_bytes, int64_t K, int64_t N,
+                         int8_t *q, int32_t *m, int32_t *sh, float *tmp);
 
 /* ---- npu_compile.c ---- */
 

@@ -8,17 +8,16 @@
  * the CPU and says so; the plan shows the partitions. Also the cache file
  * format on its own (plmm_blobcache_*), and compile vs load times.
  */
+#include "blobcache.h"
+#include "engine_impl.h"
+#include "plmm/plmm.h"
+#include "test.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "plmm/plmm.h"
-
-#include "blobcache.h"
-#include "engine_impl.h"
-#include "test.h"
 
 #define PROMPT_TOKENS 21 /* a 16-token bucket and five 1-token ones */
 
