@@ -50,7 +50,7 @@ static plmm_status setup_partitions(plmm_session *s)
     const char *cfg = plmm_engine_cfg_str(e, "engine", "cache_dir");
     const char *use = dir;
     if (plmm_blobcache_dir(cfg, dir, sizeof(dir)) != PLMM_OK) {
-        if (plmm_sched_chunk(s->sched, 256) != 256)
+        if (plmm_sched_has_partitions(s->sched))
             plmm_engine_logf(e, PLMM_LOG_WARN, "blob cache disabled: %s", plmm_last_errmsg());
         use = NULL;
     }
