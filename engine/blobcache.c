@@ -139,6 +139,7 @@ plmm_status plmm_blobcache_read(const char *dir, const char *key, void **out, ui
         goto out_close;
     }
     if (h.key_len != key_len || h.key_len > PLMM_BLOBCACHE_MAX_KEY ||
+        h.payload_size > (uint64_t)sb.st_size ||
         (uint64_t)sb.st_size != sizeof(h) + h.key_len + h.payload_size) {
         st = plmm_err(PLMM_ERR_FORMAT,
                       "'%s': size %lld does not match its header (truncated "
