@@ -12,7 +12,9 @@
  *  - tensors between ops are stored as fp16, and the vector ops (RMS_NORM,
  *    ADD, MUL, SCALE, SILU, SWIGLU) compute in fp32 on fp16 storage;
  *    norm weights and biases are fp16.
- * Memory is host memory (unified), so the engine hands it host pointers.
+ * Memory is host memory (unified), so the engine hands it host pointers;
+ * option memory = device hides it from the host (no buffer_map), as on a
+ * discrete device, so the engine copies tensors in and out.
  */
 #ifndef PLMM_NPU_H
 #define PLMM_NPU_H
@@ -85,6 +87,7 @@ struct plmm_buffer {
 
 struct plmm_backend_ctx {
     const plmm_host_api *host;
+    bool device_memory; /* emulate memory the host cannot map (option memory = device) */
     /* live objects, released by shutdown */
     struct npu_node *buffers, *compiled;
     uint32_t act_bits;

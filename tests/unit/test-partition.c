@@ -6,7 +6,8 @@
  * a corrupt or truncated cache file is detected, reported and rebuilt;
  * fallback = strict fails naming the op, fallback = observable runs it on
  * the CPU and says so; the plan shows the partitions; an unusable cache
- * directory only costs the caching. Also the cache file format on its own
+ * directory only costs the caching; a backend whose memory the host
+ * cannot map gets its tensors copied and computes the same. Also the cache file format on its own
  * (plmm_blobcache_*), and compile vs load times.
  */
 #include "blobcache.h"
@@ -195,6 +196,13 @@ static void test_reuse(void)
               (unsigned long long)warm.cache_loaded);
     CHECK_CONTAINS(logbuf, "loaded a");
     CHECK(l_cold == l_warm); /* the cached blob computes exactly what the fresh one did */
+    /* device memory the host cannot map: the engine copies in and out, same results */
+    plmm_part_stats dev;
+    float l_dev = 3;
+    CHECK(start(model_path, "npu,cpu", "strict", "backend.npu.memory=device", &dev, &l_dev,
+                NULL) == PLMM_OK);
+    CHECK(dev.compiled == cold.compiled && dev.executed == cold.executed);
+    CHECK_MSG(l_dev == l_cold, "device memory: %g, unified: %g", (double)l_dev, (double)l_cold);
     printf("blobs: %llu compiled in %.2f ms (first start); loaded from the cache in %.2f ms "
            "(second start)\n",
            (unsigned long long)cold.compiled, cold.compile_ms, warm.load_ms);
