@@ -223,9 +223,11 @@ static inline void gemm8_q4_k(int64_t k, const void *w, size_t wb, const void *x
                                                                          h, _mm256_set1_epi32(4))));
             mins = _mm256_add_epi32(mins, _mm256_madd_epi16(mn16[3], _mm256_permutevar8x32_epi32(
                                                                          h, _mm256_set1_epi32(5))));
+            /* per row (lane) the reference's float steps: s += d * isum - dmin * imin */
             const __m256 xd = _mm256_set1_ps(xq->d);
-            acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(vd, xd), _mm256_cvtepi32_ps(isum[c]), acc[c]);
-            acc[c] = _mm256_fnmadd_ps(_mm256_mul_ps(vm, xd), _mm256_cvtepi32_ps(mins), acc[c]);
+            const __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(vd, xd), _mm256_cvtepi32_ps(isum[c])),
+                                           _mm256_mul_ps(_mm256_mul_ps(vm, xd), _mm256_cvtepi32_ps(mins)));
+            acc[c] = _mm256_add_ps(acc[c], t);
         }
     }
     for (int c = 0; c < nc; c++)
