@@ -1,13 +1,18 @@
 /*
  * AVX2 + FMA + F16C kernels. Built with -mavx2 -mfma -mf16c; only called
  * when the host reports those features. Numerics match the scalar
- * reference (kernels_generic.c): quantization is bit-exact, dot products
- * differ only in float summation order, and that order is the one of
- * GGUF's reference runtime on x86 where it matters for agreement with its
- * logits: Q8_0 (and Q4_0 matrices whose N is not a multiple of 8) sum
- * blocks in order into 8 float lanes per output, reduced at the end; Q4_0
- * with N % 8 == 0 uses the 8-row kernels of x86_gemm8.h, whose per-row
- * block order equals that runtime's interleaved Q4_0 layout.
+ * reference (kernels_generic.c). Bit-exact: activation quantization; Q4_K
+ * and Q6_K dot products (exact integer sums per 256-element block, then
+ * the reference's float steps block by block); Q4_0 with N % 8 == 0 (the
+ * 8-row kernels of x86_gemm8.h: one row per lane, the reference's steps);
+ * attention, exp, silu and swiglu. Two runs that differ by one ulp drift
+ * apart by the whole quantization noise once an f16 KV entry or an 8-bit
+ * activation rounds the other way, so these paths agree with the GPU
+ * backends, which follow the reference, token for token. Elsewhere dot
+ * products differ only in float summation order, the one of GGUF's
+ * reference runtime on x86 (its golden Q8_0 outputs are asserted): Q8_0
+ * (and Q4_0 matrices whose N is not a multiple of 8) sum blocks in order
+ * into 8 float lanes per output, reduced at the end.
  *
  * MUL_MAT tiles: 4 x 3 (Q8_0, Q4_0 remainder), 4 x 2 (float types, Q4_K
  * and Q6_K remainder and decode), 8 x up to 64 (Q4_0, Q4_K prefill).
