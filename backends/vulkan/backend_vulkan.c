@@ -255,7 +255,7 @@ static plmm_status run_copy(plmm_backend_ctx *ctx, VkBuffer src, VkDeviceSize so
 static plmm_status parse_options(const plmm_host_api *host, const plmm_option_value *opts,
                                  uint32_t n_opts, int64_t *device, bool *validation)
 {
-    *device = 0;
+    *device = -1;
     *validation = false;
     const char *env = getenv("PLMM_VULKAN_VALIDATION");
     if (env != NULL && env[0] == '1')
@@ -269,8 +269,8 @@ static plmm_status parse_options(const plmm_host_api *host, const plmm_option_va
         if (strcmp(o->key, "device") == 0) {
             if (o->type != PLMM_OPT_INT)
                 return plmm_sdk_error(host, PLMM_ERR_CONFIG, "option 'device' must be an integer");
-            if (o->v.i < 0 || o->v.i >= MAX_DEVICES)
-                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "device %lld outside [0, %d]",
+            if (o->v.i < -1 || o->v.i >= MAX_DEVICES)
+                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "device %lld outside [-1, %d]",
                                       (long long)o->v.i, MAX_DEVICES - 1);
             *device = o->v.i;
         } else if (strcmp(o->key, "validation") == 0) {
@@ -384,7 +384,26 @@ static plmm_status create_instance(plmm_backend_ctx *ctx)
     return PLMM_OK;
 }
 
-static plmm_status pick_device(plmm_backend_ctx *ctx, uint32_t want)
+/* Preference of a device type for `device = -1`: a discrete GPU first, a
+ * CPU implementation (lavapipe, SwiftShader) last. */
+static int type_rank(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return 4;
+    default:
+        return 3;
+    }
+}
+
+/* want < 0: the first device of the most preferred type with Vulkan 1.2. */
+static plmm_status pick_device(plmm_backend_ctx *ctx, int64_t want_opt)
 {
     uint32_t n = 0;
     VkResult r = vkEnumeratePhysicalDevices(ctx->instance, &n, NULL);
@@ -399,6 +418,21 @@ static plmm_status pick_device(plmm_backend_ctx *ctx, uint32_t want)
     if (r != VK_SUCCESS && r != VK_INCOMPLETE)
         return vk_check(ctx, r, "vkEnumeratePhysicalDevices");
     ctx->n_devices = n;
+    uint32_t want = 0;
+    if (want_opt < 0) {
+        int best = 1 << 30;
+        for (uint32_t i = 0; i < n; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            const int rank = type_rank(p.deviceType) + (p.apiVersion < VK_API_VERSION_1_2 ? 8 : 0);
+            if (rank < best) {
+                best = rank;
+                want = i;
+            }
+        }
+    } else {
+        want = (uint32_t)want_opt;
+    }
     if (want >= n)
         return plmm_sdk_error(ctx->host, PLMM_ERR_CONFIG, "device = %u, but only %u Vulkan device(s)",
                               want, n);
@@ -549,7 +583,7 @@ static plmm_status vk_init(const plmm_host_api *host, const plmm_option_value *o
         host->free(host->host_ctx, ctx);
         return plmm_sdk_error(host, PLMM_ERR_BACKEND, "cannot create a mutex");
     }
-    if ((st = create_instance(ctx)) != PLMM_OK || (st = pick_device(ctx, (uint32_t)device)) != PLMM_OK ||
+    if ((st = create_instance(ctx)) != PLMM_OK || (st = pick_device(ctx, device)) != PLMM_OK ||
         (st = create_device(ctx)) != PLMM_OK || (st = validation_status(ctx)) != PLMM_OK) {
         vk_shutdown(ctx);
         return st;
@@ -851,10 +885,11 @@ static int vk_score(const plmm_host_api *host)
 static const plmm_option_schema vk_options[] = {
     {.key = "device",
      .type = PLMM_OPT_INT,
-     .default_value = "0",
-     .min = 0,
+     .default_value = "-1",
+     .min = -1,
      .max = MAX_DEVICES - 1,
-     .help = "index of the Vulkan physical device to use (plmm backends lists them)"},
+     .help = "index of the Vulkan physical device to use (plmm backends lists them); "
+             "-1 = the first discrete GPU, else integrated, virtual, other, CPU"},
     {.key = "validation",
      .type = PLMM_OPT_BOOL,
      .default_value = "false",
