@@ -38,9 +38,14 @@ for b in vulkan opencl; do
 done
 [ -n "$usable" ] || { echo "SKIP: neither vulkan nor opencl has a usable device"; exit 77; }
 
-run_ids() { # model backend
-    "$plmm" run -m "$1" --backends "$2" --set engine.fallback=strict -p "$text" -n "$n" \
-        --temp 0 --ids 2>&1
+err=$(mktemp) || exit 1
+trap 'rm -f "$err"' EXIT
+run_ids() { # model backend: ids on stdout; on failure the last error line
+    if ! "$plmm" run -m "$1" --backends "$2" --set engine.fallback=strict -p "$text" \
+        -n "$n" --temp 0 --ids 2> "$err"; then
+        tail -n 1 "$err"
+        return 1
+    fi
 }
 
 bad=0 checked=0

@@ -3,16 +3,16 @@
  * when the host reports those features. Numerics match the scalar
  * reference (kernels_generic.c). Bit-exact: activation quantization; Q4_K
  * and Q6_K dot products (exact integer sums per 256-element block, then
- * the reference's float steps block by block); Q4_0 with N % 8 == 0 (the
- * 8-row kernels of x86_gemm8.h: one row per lane, the reference's steps);
+ * the reference's float steps block by block); Q4_0 (the 8-row kernels of
+ * x86_gemm8.h keep one row per lane; the 4-row tiles sum each block's
+ * integers exactly, then take the reference's float step);
  * attention, exp, silu and swiglu. Two runs that differ by one ulp drift
  * apart by the whole quantization noise once an f16 KV entry or an 8-bit
  * activation rounds the other way, so these paths agree with the GPU
  * backends, which follow the reference, token for token. Elsewhere dot
  * products differ only in float summation order, the one of GGUF's
  * reference runtime on x86 (its golden Q8_0 outputs are asserted): Q8_0
- * (and Q4_0 matrices whose N is not a multiple of 8) sum blocks in order
- * into 8 float lanes per output, reduced at the end.
+ * sums blocks in order into 8 float lanes per output, reduced at the end.
  *
  * MUL_MAT tiles: 4 x 3 (Q8_0, Q4_0 remainder), 4 x 2 (float types, Q4_K
  * and Q6_K remainder and decode), 8 x up to 64 (Q4_0, Q4_K prefill).
@@ -398,22 +398,29 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
     return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-#define DEFINE_Q80_TILE(SUFFIX, BLOCK)                                                             \
+#define DEFINE_Q80_TILE(SUFFIX, BLOCK, EXACT)                                                             \
     static inline                                                                                  \
         __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
     {                                                                                              \
         const BLOCK *wr[4];                                                                        \
         const block_q8_0 *xc[NC_MAX];                                                              \
         /* one accumulator per output, blocks in order: the summation order of the                 \
-         * reference runtime's dot product, so results agree with it to the bit */                 \
+         * reference runtime's dot product, so results agree with it to the bit;                   \
+         * EXACT: the scalar reference's steps instead (an exact integer sum per                   \
+         * block, then one float step per block) */                                               \
         __m256 acc[4][NC_MAX];                                                                     \
+        float facc[4][NC_MAX];                                                                     \
         const __m256i ones = _mm256_set1_epi16(1);                                                 \
         _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
             (const BLOCK *)((const char *)w + (size_t)r * wb);                                     \
         _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) xc[c] =                               \
             (const block_q8_0 *)((const char *)x + (size_t)c * xb);                                \
         _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
-            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();  \
+            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                                   \
+            {                                                                                      \
+                acc[r][c] = _mm256_setzero_ps();                                                   \
+                facc[r][c] = 0.0f;                                                                 \
+            }                                                                                      \
         const int64_t nb = k / QK8_0;                                                              \
         for (int64_t b = 0; b < nb; b++) {                                                         \
             __m256i xq[NC_MAX];                                                                    \
@@ -431,15 +438,21 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
                 _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                               \
                 {                                                                                  \
                     __m256i p = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(xq[c], wq));             \
-                    __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));                     \
-                    /* the same product wd * xd as a scalar, in every lane */                      \
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[c]), s, acc[r][c]);           \
+                    const __m256i i32 = _mm256_madd_epi16(p, ones);                                \
+                    if (EXACT) {                                                                   \
+                        const float d = _cvtsh_ss(wr[r][b].d) * _cvtsh_ss(xc[c][b].d);             \
+                        facc[r][c] += (float)hsum256_epi32(i32) * d;                               \
+                    } else {                                                                       \
+                        /* the same product wd * xd as a scalar, in every lane */                  \
+                        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[c]),                      \
+                                                    _mm256_cvtepi32_ps(i32), acc[r][c]);           \
+                    }                                                                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
         _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
             _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) y[(size_t)c * ys + (size_t)r] =   \
-                hsum256(acc[r][c]);                                                                \
+                EXACT ? facc[r][c] : hsum256(acc[r][c]);                                           \
     }                                                                                              \
     static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                         \
     {                                                                                              \
@@ -449,8 +462,8 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
 #define TILE_q8_0(R, C) tile_q8_0(TILE_ARGS, R, C)
 #define TILE_q4_0(R, C) tile_q4_0(TILE_ARGS, R, C)
 
-DEFINE_Q80_TILE(q8_0, block_q8_0)
-DEFINE_Q80_TILE(q4_0, block_q4_0)
+DEFINE_Q80_TILE(q8_0, block_q8_0, 0)
+DEFINE_Q80_TILE(q4_0, block_q4_0, 1)
 
 /* Q4_0 entry: the 8-row kernel for row groups (the driver uses them only
  * when N % 8 == 0), 4 x 2 tiles otherwise. */

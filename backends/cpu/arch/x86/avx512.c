@@ -234,7 +234,38 @@ static inline __m256i dot_i8x32(__m256i wq, __m256i aq)
 #define TILE_q4_0(R, C) tile_q4_0(TILE_ARGS, R, C)
 
 DEFINE_Q80_TILE(q8_0, block_q8_0)
-DEFINE_Q80_TILE(q4_0, block_q4_0)
+
+/* Q4_0 rows outside whole groups of 8: the scalar reference's steps, an
+ * exact integer sum per block, then one float step per block. */
+static inline __attribute__((always_inline)) void tile_q4_0(TILE_PARAMS, const int NR, const int NC)
+{
+    float acc[4][2] = {{0.0f}};
+    const int64_t nb = k / QK4_0;
+    for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++) {
+            const block_q4_0 *wb_ = (const block_q4_0 *)((const char *)w + (size_t)r * wb) + b;
+            const __m256i wq = q4_0_quants(wb_);
+            const float wd = _cvtsh_ss(wb_->d);
+#pragma GCC unroll 2
+            for (int c = 0; c < NC; c++) {
+                const block_q8_0 *xq = (const block_q8_0 *)((const char *)x + (size_t)c * xb) + b;
+                const __m256i i32 = dot_i8x32(wq, _mm256_loadu_si256((const __m256i *)xq->qs));
+                acc[r][c] += (float)hsum256_epi32(i32) * (wd * _cvtsh_ss(xq->d));
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < NC; c++)
+            y[(size_t)c * ys + (size_t)r] = acc[r][c];
+}
+
+static void gemm_q4_0(TILE_PARAMS, int nr, int nc)
+{
+    TILE_DISPATCH(TILE_q4_0);
+}
 
 /* ---- Q4_K ---- */
 
