@@ -7,7 +7,7 @@
  * A family of sections whose keys a plugin declares ([backend.NAME]) has
  * no table: its keys are checked against the plugin's schema when the
  * plugin loads. [expert.NAME] will be such a family too; [tmodel],
- * [privacy], [ledger] and [server] will be plain tables.
+ * [privacy], [ledger] and [server] are plain tables.
  */
 #include "config.h"
 #include "errors.h"
@@ -42,6 +42,9 @@ static const plmm_option_schema engine_keys[] = {
      "seed for everything random in the engine; unset = a new random seed per run"},
     {"log_level", PLMM_OPT_ENUM, 0, "warn", NO_RANGE, "error|warn|info|debug",
      "most verbose log level shown"},
+    {"cache_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "where compiled partition blobs of NPU backends are cached; unset = "
+     "$XDG_CACHE_HOME/plmm, else ~/.cache/plmm"},
 };
 
 /* ---- [sampling] ---- */
@@ -79,6 +82,93 @@ static const plmm_option_schema chat_keys[] = {
      "system prompt placed before every conversation; unset = none"},
 };
 
+/* ---- [server] ---- */
+
+static const plmm_option_schema server_keys[] = {
+    {"host", PLMM_OPT_STRING, 0, "127.0.0.1", NO_RANGE, NULL,
+     "address `plmm serve` listens on (an IPv4 or IPv6 address or a host name); "
+     "0.0.0.0 exposes the server to the network"},
+    {"port", PLMM_OPT_INT, 0, "8080", 0, 65535, NULL,
+     "TCP port; 0 = any free port (the chosen one is printed)"},
+    {"slots", PLMM_OPT_INT, 0, "1", 1, 64, NULL,
+     "requests generated in parallel, each with its own session (KV cache)"},
+    {"queue", PLMM_OPT_INT, 0, "16", 0, 4096, NULL,
+     "requests that may wait for a free slot; more get 503"},
+    {"ctx", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "context length of each slot in tokens (prompt + answer); 0 = engine.context"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL,
+     "most tokens one request may generate, and the default when it gives no max_tokens"},
+    {"max_body_bytes", PLMM_OPT_INT, 0, "1048576", 256, 1073741824, NULL,
+     "largest request body accepted; larger ones get 413"},
+    {"max_connections", PLMM_OPT_INT, 0, "64", 2, 65536, NULL,
+     "open connections at most; must exceed slots + queue"},
+    {"idle_timeout", PLMM_OPT_INT, 0, "60", 0, 86400, NULL,
+     "seconds a connection may stay silent before it is closed; 0 = never"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "when set, every /v1 request needs the header 'Authorization: Bearer KEY'"},
+    {"model_id", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "model name in /v1/models and responses; unset = the model file's name without .gguf"},
+    {"request_log", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "append one JSON line per request to this file (time, remote, method, path, status, "
+     "model, token counts, duration); unset = no log"},
+    {"log_bodies", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "also write each request body into the request log"},
+    {"bundles_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "directory of update bundles served read-only at GET /v1/bundles/NAME; unset = none"},
+    {"shutdown_grace_ms", PLMM_OPT_INT, 0, "5000", 0, 600000, NULL,
+     "on SIGINT/SIGTERM, how long running requests may finish before they are cancelled"},
+    {"token_delay_ms", PLMM_OPT_INT, 0, "0", 0, 60000, NULL,
+     "pause after each generated token, to play a slow server when testing clients; 0 = off"},
+};
+
+/* ---- [tmodel] ---- */
+
+/* The same key names as the engine's keys of [expert.NAME]: both configure an
+ * E-model connector (experts/connectors/connector.h, docs/connectors.md). */
+static const plmm_option_schema tmodel_keys[] = {
+    {"enabled", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "escalate to the T-model when needed (false keeps the section but never uses it)"},
+    {"connector", PLMM_OPT_ENUM, 0, NULL, NO_RANGE, "local|openai",
+     "how the T-model is reached: local = a GGUF model or LoRA adapter run by this engine, "
+     "openai = an OpenAI-compatible server; required"},
+    {"model", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL, "local: the T-model's GGUF file"},
+    {"lora", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "local: a GGUF LoRA adapter applied to the P-model instead of a second model"},
+    {"lora_scale", PLMM_OPT_FLOAT, 0, "1.0", 0, 4, NULL, "local: scale of the LoRA adapter"},
+    {"context", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "local: context of the connector's session in tokens; 0 = [engine] context"},
+    {"endpoint", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: base URL including /v1, e.g. https://api.example.com/v1"},
+    {"model_name", PLMM_OPT_STRING, 0, "", NO_RANGE, NULL,
+     "openai: model id sent with each request; empty = the server's default"},
+    {"api_key_env", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: environment variable holding the API key, sent as a Bearer token"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: the API key itself, used when api_key_env is unset or empty; prefer "
+     "api_key_env (an INI file is easily copied)"},
+    {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "openai: extra CA bundle (PEM); TLS verification is always on"},
+    {"share", PLMM_OPT_ENUM, 0, "pseudonymized", NO_RANGE, "none|pseudonymized|full",
+     "what the T-model may receive: none = only questions with no personal data, "
+     "pseudonymized = personal data replaced by placeholders, full = as typed"},
+    {"price_per_1k_tokens", PLMM_OPT_FLOAT, 0, "0", 0, 1e6, NULL,
+     "price of 1000 tokens (prompt + completion), metered per request"},
+    {"budget", PLMM_OPT_FLOAT, 0, "-1", -1, 1e9, NULL,
+     "most the T-model may cost per engine run, in the unit of the price; -1 = unlimited, "
+     "0 = never used"},
+    {"timeout", PLMM_OPT_FLOAT, 0, "60", 0.1, 3600, NULL,
+     "seconds a whole request may take, retries and waits included"},
+    {"connect_timeout", PLMM_OPT_FLOAT, 0, "10", 0.1, 600, NULL,
+     "openai: seconds to establish the connection"},
+    {"read_timeout", PLMM_OPT_FLOAT, 0, "0", 0, 3600, NULL,
+     "openai: longest silence while waiting for or receiving the answer; 0 = only timeout"},
+    {"max_retries", PLMM_OPT_INT, 0, "2", 0, 10, NULL,
+     "openai: retries on 429, 5xx and connection errors, with backoff (Retry-After honoured)"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL, "most tokens of one answer"},
+    {"stream", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "stream the answer as it is produced (SSE for openai)"},
+};
+
 /* ---- all sections ---- */
 
 static const plmm_config_section_def sections[] = {
@@ -90,6 +180,15 @@ static const plmm_config_section_def sections[] = {
      "penalties and takes the most likely token).",
      sampling_keys, COUNT(sampling_keys)},
     {"chat", "How conversations are turned into a prompt.", chat_keys, COUNT(chat_keys)},
+    {"server",
+     "The OpenAI-compatible HTTP server of `plmm serve` (docs/server.md): address, "
+     "parallel slots, the request queue, limits, authentication and the request log.",
+     server_keys, COUNT(server_keys)},
+    {"tmodel",
+     "The T-model: a large general model consulted when neither the P-model nor an expert "
+     "should answer. Configured like an expert's E-model, with the same connector kinds and "
+     "keys (docs/connectors.md).",
+     tmodel_keys, COUNT(tmodel_keys)},
     {"backend.",
      "Options of one backend plugin; NAME is the plugin's name (`plmm backends` lists the "
      "plugins and their options). The keys are declared by the plugin and checked when it "
