@@ -84,11 +84,12 @@ say "   LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 say "   VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-} VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 say "   OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}"
 
-# Devices each backend takes (plmm backends prints the chosen device first).
+# The device each backend takes (its init log line names it).
 for b in $backends; do
     # shellcheck disable=SC2086
-    if "$plmm" backends --backends "$b" $extra > "$out/backends-$b.txt" 2>&1; then
-        dev=$(grep -m1 'device 0:' "$out/backends-$b.txt" | sed 's/^ *//')
+    if "$plmm" backends --backends "$b" --set engine.log_level=info $extra \
+        > "$out/backends-$b.txt" 2>&1; then
+        dev=$(grep -m1 "info: $b: " "$out/backends-$b.txt" | sed "s/^.*info: $b: //")
         say "   $b: ${dev:-device not reported}"
     else
         say "   $b: NOT AVAILABLE ($(tail -n 1 "$out/backends-$b.txt"))"
