@@ -144,8 +144,7 @@ static plmm_status pick_device(plmm_backend_ctx *ctx, const ocl_opts *o)
     clGetDeviceInfo(ctx->device, CL_DEVICE_AVAILABLE, sizeof(avail), &avail, NULL);
     clGetDeviceInfo(ctx->device, CL_DEVICE_COMPILER_AVAILABLE, sizeof(compiler), &compiler, NULL);
     if (!avail || !compiler)
-        return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED,
-                              "device '%s' is %s", ctx->dev_name,
+        return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED, "device '%s' is %s", ctx->dev_name,
                               !avail ? "not available" : "without an OpenCL C compiler");
     ctx->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
     ctx->fp64 = strstr(ext, "cl_khr_fp64") != NULL;
@@ -216,15 +215,13 @@ static plmm_status ocl_init(const plmm_host_api *host, const plmm_option_value *
     ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
     if (ctx->cl == NULL || err != CL_SUCCESS) {
         ctx->cl = NULL;
-        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateContext: %s",
-                            ocl_err_name(err));
+        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateContext: %s", ocl_err_name(err));
         goto fail;
     }
     ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, 0, &err);
     if (ctx->queue == NULL || err != CL_SUCCESS) {
         ctx->queue = NULL;
-        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateCommandQueue: %s",
-                            ocl_err_name(err));
+        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateCommandQueue: %s", ocl_err_name(err));
         goto fail;
     }
     cl_int zero = 0;
@@ -312,10 +309,8 @@ static plmm_status ocl_buffer_reqs(plmm_backend_ctx *ctx, uint32_t usage, plmm_b
     if (out->struct_size < offsetof(plmm_buffer_reqs, alignment))
         return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
                               "buffer reqs struct_size %u too small", out->struct_size);
-    plmm_buffer_reqs r = {.struct_size = out->struct_size,
-                          .flags = 0,
-                          .alignment = 64,
-                          .max_size = ctx->max_alloc};
+    plmm_buffer_reqs r = {
+        .struct_size = out->struct_size, .flags = 0, .alignment = 64, .max_size = ctx->max_alloc};
     size_t n = out->struct_size < sizeof(r) ? out->struct_size : sizeof(r);
     memcpy(out, &r, n);
     return PLMM_OK;
@@ -435,9 +430,9 @@ static plmm_status ocl_buffer_write(plmm_backend_ctx *ctx, plmm_buffer *buf, uin
                               "buffer holds imported weights and cannot be written");
     if (size == 0)
         return PLMM_OK;
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, buf->mem,
-                                      (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE,
-                                      (size_t)offset, (size_t)size, src, 0, NULL, NULL);
+    cl_int err =
+        clEnqueueWriteBuffer(ctx->queue, buf->mem, (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE,
+                             (size_t)offset, (size_t)size, src, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clEnqueueWriteBuffer: %s",
                               ocl_err_name(err));
@@ -454,9 +449,9 @@ static plmm_status ocl_buffer_read(plmm_backend_ctx *ctx, plmm_buffer *buf, uint
         return st;
     if (size == 0)
         return PLMM_OK;
-    cl_int err = clEnqueueReadBuffer(ctx->queue, buf->mem,
-                                     (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE, (size_t)offset,
-                                     (size_t)size, dst, 0, NULL, NULL);
+    cl_int err =
+        clEnqueueReadBuffer(ctx->queue, buf->mem, (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE,
+                            (size_t)offset, (size_t)size, dst, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clEnqueueReadBuffer: %s",
                               ocl_err_name(err));
@@ -531,8 +526,7 @@ static plmm_status ocl_graph_compute(plmm_backend_ctx *ctx, const plmm_graph *gr
     if (st == PLMM_OK) {
         cl_int err = clFlush(ctx->queue);
         if (err != CL_SUCCESS)
-            st = plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clFlush: %s",
-                                ocl_err_name(err));
+            st = plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clFlush: %s", ocl_err_name(err));
     } else {
         plmm_sdk_error(ctx->host, st, "%s", msg);
     }

@@ -398,7 +398,7 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
     return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-#define DEFINE_Q80_TILE(SUFFIX, BLOCK, EXACT)                                                             \
+#define DEFINE_Q80_TILE(SUFFIX, BLOCK, EXACT)                                                      \
     static inline                                                                                  \
         __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
     {                                                                                              \
@@ -407,7 +407,7 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
         /* one accumulator per output, blocks in order: the summation order of the                 \
          * reference runtime's dot product, so results agree with it to the bit;                   \
          * EXACT: the scalar reference's steps instead (an exact integer sum per                   \
-         * block, then one float step per block) */                                               \
+         * block, then one float step per block) */                                                \
         __m256 acc[4][NC_MAX];                                                                     \
         float facc[4][NC_MAX];                                                                     \
         const __m256i ones = _mm256_set1_epi16(1);                                                 \
@@ -417,10 +417,10 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
             (const block_q8_0 *)((const char *)x + (size_t)c * xb);                                \
         _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
             _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                                   \
-            {                                                                                      \
-                acc[r][c] = _mm256_setzero_ps();                                                   \
-                facc[r][c] = 0.0f;                                                                 \
-            }                                                                                      \
+        {                                                                                          \
+            acc[r][c] = _mm256_setzero_ps();                                                       \
+            facc[r][c] = 0.0f;                                                                     \
+        }                                                                                          \
         const int64_t nb = k / QK8_0;                                                              \
         for (int64_t b = 0; b < nb; b++) {                                                         \
             __m256i xq[NC_MAX];                                                                    \
@@ -839,8 +839,8 @@ static void axpy_f16(float *y, float a, const uint16_t *x, int64_t n)
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, load_w_f16(x, i))));
+        _mm256_storeu_ps(
+            y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, load_w_f16(x, i))));
     for (; i < n; i++)
         y[i] += a * _cvtsh_ss(x[i]);
 }

@@ -225,8 +225,9 @@ static inline void gemm8_q4_k(int64_t k, const void *w, size_t wb, const void *x
                                                                          h, _mm256_set1_epi32(5))));
             /* per row (lane) the reference's float steps: s += d * isum - dmin * imin */
             const __m256 xd = _mm256_set1_ps(xq->d);
-            const __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(vd, xd), _mm256_cvtepi32_ps(isum[c])),
-                                           _mm256_mul_ps(_mm256_mul_ps(vm, xd), _mm256_cvtepi32_ps(mins)));
+            const __m256 t =
+                _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(vd, xd), _mm256_cvtepi32_ps(isum[c])),
+                              _mm256_mul_ps(_mm256_mul_ps(vm, xd), _mm256_cvtepi32_ps(mins)));
             acc[c] = _mm256_add_ps(acc[c], t);
         }
     }
