@@ -170,6 +170,30 @@ static const plmm_option_schema tmodel_keys[] = {
      "stream the answer as it is produced (SSE for openai)"},
 };
 
+/* ---- [router] ---- */
+
+static const plmm_option_schema router_keys[] = {
+    {"min_score", PLMM_OPT_FLOAT, 0, "2.0", 0, 1e6, NULL,
+     "domain score the best expert needs before a question goes to it (sum of the weights "
+     "of its routing signals found in the question)"},
+    {"margin", PLMM_OPT_FLOAT, 0, "0.5", 0, 1e6, NULL,
+     "how far the best expert's score must lead the runner-up's"},
+    {"draft_tokens", PLMM_OPT_INT, 0, "8", 0, 256, NULL,
+     "tokens of the P-model's greedy draft whose probabilities measure its confidence; "
+     "0 = no confidence check (questions no expert matches stay local)"},
+    {"draft_prompt", PLMM_OPT_ENUM, 0, "auto", NO_RANGE, "auto|chat|raw",
+     "what the P-model drafts from: chat = the question as a user turn of the chat "
+     "template, raw = the question as text to continue (base models), auto = chat when the "
+     "model has a chat template or [chat] template is set, else raw"},
+    {"min_logprob", PLMM_OPT_FLOAT, 0, "-2.5", -100, 0, NULL,
+     "the P-model is unsure when the mean log-probability of its draft tokens is below this"},
+    {"max_entropy", PLMM_OPT_FLOAT, 0, "3.0", 0, 100, NULL,
+     "the P-model is unsure when the mean entropy (nats) of its draft distributions is "
+     "above this; an unsure P-model escalates to the T-model when one is configured"},
+    {"max_tokens", PLMM_OPT_INT, 0, "256", 1, 1048576, NULL,
+     "most tokens of an answer of the P-model"},
+};
+
 /* ---- [expert.NAME]: the engine's keys of every expert ---- */
 
 static const plmm_option_schema expert_keys[] = {
@@ -235,6 +259,11 @@ static const plmm_config_section_def sections[] = {
      "should answer. Configured like an expert's E-model, with the same connector kinds and "
      "keys (docs/connectors.md).",
      tmodel_keys, COUNT(tmodel_keys)},
+    {"router",
+     "How `plmm ask` and `plmm chat` decide who answers a question: an expert whose "
+     "routing signals match it, else the T-model when the P-model is unsure of its draft, "
+     "else the P-model (docs/experts.md).",
+     router_keys, COUNT(router_keys)},
     {"backend.",
      "Options of one backend plugin; NAME is the plugin's name (`plmm backends` lists the "
      "plugins and their options). The keys are declared by the plugin and checked when it "

@@ -445,3 +445,38 @@ double cli_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+/* ---- positional arguments ---- */
+
+int cli_take_positional(const cli_command *cmd, int *argc, char **argv, const char **pos,
+                        int max_pos, int *n_pos)
+{
+    int out = 1;
+    bool rest = false;
+    *n_pos = 0;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        bool positional = rest || a[0] != '-' || a[1] == '\0';
+        if (!rest && strcmp(a, "--") == 0) {
+            rest = true;
+            continue;
+        }
+        if (positional) {
+            if (*n_pos >= max_pos)
+                return cli_usage_error(cmd, "unexpected argument '%s'", a);
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        argv[out++] = argv[i];
+        /* an option whose value is the next argument keeps it */
+        const cli_opt *o = NULL;
+        if (a[1] == '-' && strchr(a, '=') == NULL)
+            o = lookup(cmd, 0, a + 2, strlen(a + 2));
+        else if (a[1] != '-' && a[2] == '\0')
+            o = lookup(cmd, a[1], NULL, 0);
+        if (o != NULL && o->arg != NULL && i + 1 < *argc)
+            argv[out++] = argv[++i];
+    }
+    *argc = out;
+    return CLI_EXIT_OK;
+}

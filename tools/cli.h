@@ -181,6 +181,13 @@ int cli_api_error(plmm_status st);
 /* Print "plmm: error: MESSAGE" and return CLI_EXIT_ERROR. */
 int cli_error(const char *fmt, ...) PLMM_PRINTF(1, 2);
 
+/* Move the arguments that are not options or option values (and all after
+ * "--") of argv[1..*argc-1] into pos (at most max_pos, *n_pos of them),
+ * leaving the options in argv for cli_ctx_init (*argc updated). Returns an
+ * exit code (a usage error for more than max_pos). */
+int cli_take_positional(const cli_command *cmd, int *argc, char **argv, const char **pos,
+                        int max_pos, int *n_pos);
+
 /* ---- text helpers ---- */
 
 /* Read a whole file ("-" = stdin). *out is NUL-terminated, free with free().
@@ -226,6 +233,7 @@ double cli_now_ms(void);
 extern const cli_command cmd_run_desc, cmd_chat_desc, cmd_tokenize_desc, cmd_logits_desc,
     cmd_info_desc, cmd_backends_desc, cmd_bench_desc;
 extern const cli_command cmd_serve_desc;
+extern const cli_command cmd_ask_desc, cmd_experts_desc;
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
@@ -235,5 +243,7 @@ int cmd_info(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_experts(int argc, char **argv);
 
 #endif

@@ -22,6 +22,8 @@ static const command_entry commands[] = {
     {&cmd_logits_desc, cmd_logits}, {&cmd_info_desc, cmd_info}, {&cmd_backends_desc, cmd_backends},
     {&cmd_bench_desc, cmd_bench},
     {&cmd_serve_desc, cmd_serve},
+    {&cmd_ask_desc, cmd_ask},
+    {&cmd_experts_desc, cmd_experts},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -12,6 +12,7 @@
  * and add lines for the new ones. Anything else breaks plugins or apps
  * built against the old headers.
  */
+#include "plmm/ask.h"
 #include "plmm/backend.h"
 #include "plmm/expert.h"
 #include "plmm/lora.h" /* no structs or enums: functions only */
@@ -294,6 +295,28 @@ static const layout layouts[] = {
     FIELD(plmm_server_params, model_id, 16, 8),
     FIELD(plmm_server_params, receipt, 24, 8),
     FIELD(plmm_server_params, receipt_user, 32, 8),
+    /* plmm_ask_result (ask.h) */
+    SIZE(plmm_ask_result, 416, 8),
+    FIELD(plmm_ask_result, struct_size, 0, 4),
+    FIELD(plmm_ask_result, route, 4, 4),
+    FIELD(plmm_ask_result, wanted, 8, 4),
+    FIELD(plmm_ask_result, n_fallbacks, 12, 4),
+    FIELD(plmm_ask_result, expert, 16, 64),
+    FIELD(plmm_ask_result, reason, 80, 256),
+    FIELD(plmm_ask_result, domain_score, 336, 4),
+    FIELD(plmm_ask_result, domain_margin, 340, 4),
+    FIELD(plmm_ask_result, lexical_score, 344, 4),
+    FIELD(plmm_ask_result, embedding_score, 348, 4),
+    FIELD(plmm_ask_result, mean_logprob, 352, 4),
+    FIELD(plmm_ask_result, mean_entropy, 356, 4),
+    FIELD(plmm_ask_result, draft_tokens, 360, 4),
+    FIELD(plmm_ask_result, reserved, 364, 4),
+    FIELD(plmm_ask_result, prompt_tokens, 368, 8),
+    FIELD(plmm_ask_result, completion_tokens, 376, 8),
+    FIELD(plmm_ask_result, cost, 384, 8),
+    FIELD(plmm_ask_result, answer, 392, 8),
+    FIELD(plmm_ask_result, notices, 400, 8),
+    FIELD(plmm_ask_result, explain, 408, 8),
 };
 
 typedef struct value {
@@ -309,6 +332,11 @@ typedef struct value {
 static const value values[] = {
     /* enums */
     VALUE(PLMM_OK, 0),
+    VALUE(PLMM_ROUTE_LOCAL, 0),
+    VALUE(PLMM_ROUTE_EXPERT, 1),
+    VALUE(PLMM_ROUTE_TMODEL, 2),
+    VALUE(PLMM_ASK_NAME_MAX, 64),
+    VALUE(PLMM_ASK_REASON_MAX, 256),
     VALUE(PLMM_ERR_INVALID_ARG, -1),
     VALUE(PLMM_ERR_NOMEM, -2),
     VALUE(PLMM_ERR_IO, -3),

@@ -1,0 +1,55 @@
+/*
+ * The router object itself (engine/router*.c only).
+ */
+#ifndef PLMM_ENGINE_ROUTER_STATE_H
+#define PLMM_ENGINE_ROUTER_STATE_H
+
+#include "router_impl.h"
+
+/* An expert's E-model or the T-model, as the router consults it. */
+typedef struct router_consultant {
+    const char *name;       /* expert name, or "tmodel" */
+    char label[PLMM_ASK_NAME_MAX + 16]; /* "expert finance", "T-model" */
+    plmm_expert_inst *inst; /* NULL for the T-model */
+    plmm_connector_config cc; /* borrowed from inst or the T-model's settings */
+    plmm_connector *conn;   /* opened at the first consultation */
+    bool enabled;
+    bool failed;            /* the expert did not load; why in offline_why */
+    bool offline;           /* its connector failed; why in offline_why */
+    char offline_why[256];
+    uint32_t share;         /* plmm_expert_share */
+    int32_t max_tokens;
+    double price_per_1k;
+    double budget;          /* < 0: unlimited */
+    double spent;
+} router_consultant;
+
+struct plmm_router {
+    plmm_engine *engine;
+    plmm_model *model;
+    plmm_session *session;
+    router_params p;
+    plmm_expert_set *set;
+    router_consultant *experts; /* one per entry of set */
+    uint32_t n_experts;
+    bool has_tmodel;
+    plmm_connector_settings tm_settings;
+    router_consultant tmodel;
+    router_consult_fn hook;
+    void *hook_user;
+};
+
+/* Why c cannot be asked question now (ROUTER_OK when it can). */
+uint32_t router_consultant_block(const plmm_router *r, const router_consultant *c,
+                                 const char *question) PLMM_NONNULL(1, 2, 3);
+
+/* Ask c: open its connector when needed, send (system prompt when not NULL
+ * and) question, stream the answer, charge its budget. A connection or
+ * server failure marks c offline. */
+PLMM_NODISCARD plmm_status router_consult(plmm_router *r, router_consultant *c,
+                                          const char *system_prompt, const char *question,
+                                          plmm_ask_piece_fn on_piece, void *user,
+                                          plmm_connector_result *res, bool *streamed)
+    PLMM_NONNULL(1, 2, 4, 7, 8);
+
+#endif
