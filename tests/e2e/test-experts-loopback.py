@@ -21,9 +21,7 @@ command): a finance question goes to the first server only, a general
 question beyond the P-model to the second only, a simple one stays local,
 and with the finance server down the finance question falls back to the
 T-model with a visible notice. Asserted from the transcripts, the --explain
-output and both request logs. Until `plmm ask` exists this part reports
-SKIP and says why; ROUTER_SECTION below is where its [router] thresholds
-go.
+output (its "answered by:" line and the notices) and both request logs.
 """
 import json
 import os
@@ -43,10 +41,12 @@ FINANCE_PROMPT_START = "You are a careful personal-finance and investing expert.
 FINANCE_Q = "Should I pay off my mortgage early or invest the money in an index fund?"
 GENERAL_Q = "Explain in detail the political causes of the French Revolution of 1789."
 SIMPLE_Q = "Once upon a time there was a little girl named Lily."
-# [router] keys for part B, once the router defines them: thresholds that
-# keep SIMPLE_Q with the P-model (the stories model is confident on it) and
-# send GENERAL_Q to the T-model.
-ROUTER_SECTION = ""
+# [router] thresholds for part B: the stories model has no chat template, so
+# it drafts by continuing the question; it is confident on SIMPLE_Q (mean
+# log-prob about -0.25, entropy 0.7 over 8 tokens) and not on GENERAL_Q
+# (about -0.87 and 2.0), so this keeps SIMPLE_Q local and sends GENERAL_Q to
+# the T-model.
+ROUTER_SECTION = "[router]\ndraft_tokens = 8\nmin_logprob = -0.5\nmax_entropy = 1.2\nmax_tokens = 16\n"
 
 
 def check(cond, what):
@@ -195,6 +195,12 @@ def ask(ini, question):
     return p.returncode, p.stdout + p.stderr
 
 
+def answered_by(text):
+    """The router's "answered by: WHO" line of the --explain output."""
+    m = re.search(r"^answered by: (.*)$", text, re.M)
+    return m.group(1) if m else ""
+
+
 def part_b():
     ok, why = ask_available()
     if not ok:
@@ -207,15 +213,15 @@ def part_b():
 
         rc, text = ask(ini, FINANCE_Q)
         check(rc == 0, "ask finance: exit %d: %s" % (rc, text))
-        check(re.search(r"expert[ :'\"]*finance|finance expert", text, re.I) is not None,
-              "ask finance: explanation does not name the finance expert: %s" % text)
+        check(re.search(r"expert[ :'\"]*finance|finance expert", answered_by(text), re.I)
+              is not None, "ask finance: explanation does not name the finance expert: %s" % text)
         check(len(e.chat_entries(want=1)) == 1 and len(t.entries()) == 0,
               "ask finance: E requests %d, T requests %d" % (len(e.chat_entries()),
                                                             len(t.entries())))
 
         rc, text = ask(ini, GENERAL_Q)
         check(rc == 0, "ask general: exit %d: %s" % (rc, text))
-        check(re.search(r"t-?model", text, re.I) is not None,
+        check(re.search(r"t-?model", answered_by(text), re.I) is not None,
               "ask general: explanation does not name the T-model: %s" % text)
         check(len(e.chat_entries()) == 1 and len(t.chat_entries(want=1)) == 1,
               "ask general: E requests %d, T requests %d" % (len(e.chat_entries()),
@@ -223,7 +229,7 @@ def part_b():
 
         rc, text = ask(ini, SIMPLE_Q)
         check(rc == 0, "ask simple: exit %d: %s" % (rc, text))
-        check(re.search(r"local|p-?model", text, re.I) is not None,
+        check(re.search(r"local|p-?model", answered_by(text), re.I) is not None,
               "ask simple: explanation does not say it stayed local: %s" % text)
         check(len(e.chat_entries()) == 1 and len(t.chat_entries()) == 1,
               "ask simple: a server was consulted (E %d, T %d)" % (len(e.chat_entries()),
@@ -234,8 +240,23 @@ def part_b():
         check(rc == 0, "ask finance, expert down: exit %d: %s" % (rc, text))
         check(re.search(r"fall(ing)? ?back|unavailable|unreachable", text, re.I) is not None,
               "ask finance, expert down: no visible fallback notice: %s" % text)
+        check(re.search(r"t-?model", answered_by(text), re.I) is not None,
+              "ask finance, expert down: not answered by the T-model: %s" % text)
         check(len(t.chat_entries(want=2)) == 2, "ask finance, expert down: T requests %d"
               % len(t.chat_entries()))
+        got = t.chat_entries()
+        if len(got) == 2:
+            msgs = (got[1].get("body") or {}).get("messages") or []
+            check(msgs == [{"role": "user", "content": FINANCE_Q}],
+                  "ask finance, expert down: the T-model got %r" % msgs)
+
+        # the T-model goes away too: the P-model answers, with both notices
+        t.stop()
+        rc, text = ask(ini, FINANCE_Q)
+        check(rc == 0 and re.search(r"local|p-?model", answered_by(text), re.I) is not None,
+              "ask finance, all servers down: exit %d: %s" % (rc, text))
+        check(len(re.findall(r"unavailable", text)) == 2,
+              "ask finance, all servers down: expected two fallback notices: %s" % text)
     finally:
         e.stop()
         t.stop()
