@@ -109,6 +109,25 @@ expect 1 "missing model" -- "$PLMM" run -m "$TMP/missing.gguf" -p hi &&
 expect 1 "missing config" -- "$PLMM" info -c "$TMP/missing.ini" &&
     has "$TMP/err" "missing.ini" "missing config"
 
+# plmm ask and plmm experts: usage errors and the expert listing (the
+# routing itself: tests/unit/test-router.c, tests/e2e/test-experts-loopback.py)
+expect 0 "ask --help" -- "$PLMM" ask --help && has "$TMP/out" "QUESTION" "ask --help"
+expect 2 "ask without a question" -- "$PLMM" ask -m x.gguf &&
+    has "$TMP/err" "no question given" "ask without a question"
+expect 2 "ask --bogus" -- "$PLMM" ask --bogus "what?" &&
+    has "$TMP/err" "unknown option '--bogus'" "ask --bogus"
+expect 1 "ask missing model" -- "$PLMM" ask -m "$TMP/missing.gguf" "what?" &&
+    has "$TMP/err" "missing.gguf" "ask missing model"
+printf '[expert.finance]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\nshare = full\n' \
+    >"$TMP/experts.ini"
+expect 0 "experts" -- "$PLMM" experts -c "$TMP/experts.ini" &&
+    has "$TMP/out" "finance" "experts lists finance" && has "$TMP/out" "openai" "experts connector"
+printf '[expert.nosuch]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\n' >"$TMP/bad.ini"
+expect 1 "experts with a missing plugin" -- "$PLMM" experts -c "$TMP/bad.ini" &&
+    has "$TMP/err" "no expert plugin named 'nosuch'" "experts names the missing plugin"
+expect 2 "experts extra argument" -- "$PLMM" experts extra &&
+    has "$TMP/err" "unexpected argument 'extra'" "experts extra argument"
+
 # ---- with the stories260K model and llama.cpp golden data ----
 
 shared=${PLMM_SHARED_DIR:-}
