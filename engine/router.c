@@ -186,6 +186,7 @@ typedef struct ask_state {
     router_decision dec;
     router_draft draft;
     bool drafted;
+    bool decide_only; /* plmm_router_decide: no consultation, no answer */
     router_text notices;
 } ask_state;
 
@@ -369,7 +370,12 @@ static char *build_explain(ask_state *s)
     if (s->notices.len > 0)
         router_text_addn(&t, s->notices.s, s->notices.len);
     const plmm_ask_result *res = s->res;
-    if (res->route == PLMM_ROUTE_EXPERT)
+    if (s->decide_only)
+        router_text_add(&t, "would answer: %s%s\n",
+                        res->route == PLMM_ROUTE_EXPERT ? "expert " : "",
+                        res->route == PLMM_ROUTE_EXPERT ? res->expert
+                                                        : plmm_route_name(res->route));
+    else if (res->route == PLMM_ROUTE_EXPERT)
         router_text_add(&t, "answered by: expert %s\n", res->expert);
     else
         router_text_add(&t, "answered by: %s\n", plmm_route_name(res->route));
@@ -394,6 +400,12 @@ static plmm_status run(ask_state *s)
     res->mean_logprob = s->in.mean_logprob;
     res->mean_entropy = s->in.mean_entropy;
     res->draft_tokens = s->in.has_draft ? s->draft.n_tokens : 0;
+    if (s->decide_only) {
+        res->route = s->dec.wanted;
+        if (s->dec.expert >= 0)
+            snprintf(res->expert, sizeof(res->expert), "%s", r->experts[s->dec.expert].name);
+        return PLMM_OK;
+    }
 
     bool fatal = false;
     bool tm_usable = r->has_tmodel && r->tmodel.enabled;
@@ -430,8 +442,8 @@ static plmm_status run(ask_state *s)
     return answer_locally(s);
 }
 
-plmm_status plmm_router_ask(plmm_router *r, const char *question, plmm_ask_piece_fn on_piece,
-                            void *user, plmm_ask_result *res)
+static plmm_status ask(plmm_router *r, const char *question, plmm_ask_piece_fn on_piece,
+                       void *user, plmm_ask_result *res, bool decide_only)
 {
     if (r == NULL || question == NULL || res == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_router_ask: NULL argument");
@@ -445,14 +457,19 @@ plmm_status plmm_router_ask(plmm_router *r, const char *question, plmm_ask_piece
     size_t n = strspn(question, " \t\r\n");
     if (question[n] == '\0')
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_router_ask: the question is empty");
-    ask_state s = {.r = r, .question = question, .on_piece = on_piece, .user = user, .res = res};
+    ask_state s = {.r = r,
+                   .question = question,
+                   .on_piece = on_piece,
+                   .user = user,
+                   .res = res,
+                   .decide_only = decide_only};
     plmm_status st = run(&s);
     char errmsg[512] = "";
     if (st != PLMM_OK)
         snprintf(errmsg, sizeof(errmsg), "%s", plmm_last_errmsg());
     res->explain = build_explain(&s);
     res->notices = router_text_take(&s.notices);
-    if (res->answer == NULL && st == PLMM_OK)
+    if (res->answer == NULL && st == PLMM_OK && !decide_only)
         st = plmm_err(PLMM_ERR_INTERNAL, "router: no answer");
     if (st == PLMM_OK && (res->explain == NULL || res->notices == NULL))
         st = plmm_err(PLMM_ERR_NOMEM, "router: out of memory for the explanation");
@@ -463,4 +480,15 @@ plmm_status plmm_router_ask(plmm_router *r, const char *question, plmm_ask_piece
     if (st != PLMM_OK && errmsg[0] != '\0' && strcmp(plmm_last_errmsg(), errmsg) != 0)
         (void)plmm_err(st, "%s", errmsg);
     return st;
+}
+
+plmm_status plmm_router_ask(plmm_router *r, const char *question, plmm_ask_piece_fn on_piece,
+                            void *user, plmm_ask_result *res)
+{
+    return ask(r, question, on_piece, user, res, false);
+}
+
+plmm_status plmm_router_decide(plmm_router *r, const char *question, plmm_ask_result *res)
+{
+    return ask(r, question, NULL, NULL, res, true);
 }

@@ -10,6 +10,7 @@
  * is reset and the whole conversation is evaluated again.
  */
 #include "cli.h"
+#include "plmm/ask.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ enum {
     OPT_SYSTEM = OPT_CMD_START,
     OPT_TEMPLATE,
     OPT_N_PREDICT,
+    OPT_LOCAL,
 };
 
 static const cli_opt chat_opts[] = {
@@ -29,6 +31,8 @@ static const cli_opt chat_opts[] = {
     {OPT_N_PREDICT, 'n', "n-predict", "N", "most tokens per reply, -1 = no limit (512)"},
     {OPT_TEMP, 0, "temp", "T", "temperature, 0 = greedy ([sampling] temperature)"},
     {OPT_SEED, 0, "seed", "S", "sampling seed"},
+    {OPT_LOCAL, 0, "local", NULL, "answer every turn with the P-model (no routing to experts or "
+                                  "the T-model)"},
     {0, 0, NULL, NULL, NULL},
 };
 
@@ -39,7 +43,13 @@ const cli_command cmd_chat_desc = {
     .details = "Each line read from stdin is one user turn; the reply is streamed to stdout.\n"
                "Commands: /reset forgets the conversation (the system prompt stays),\n"
                "/quit ends. End of input ends the chat. Empty lines are ignored. When stdin\n"
-               "is a terminal a '> ' prompt is shown and errors do not end the chat.",
+               "is a terminal a '> ' prompt is shown and errors do not end the chat.\n"
+               "When the configuration has experts ([expert.NAME]) or a T-model ([tmodel]),\n"
+               "each turn goes through the router (docs/experts.md): a turn it keeps local\n"
+               "continues the conversation with the P-model; one it sends to an expert or\n"
+               "the T-model is asked on its own and the answer joins the conversation. A line\n"
+               "'[answered by: ...]' and any fallback notices go to stderr. --local turns\n"
+               "routing off.",
     .opts = chat_opts,
     .needs_model = true,
 };
@@ -51,6 +61,7 @@ typedef struct chat {
     int32_t n_predict;
     bool interactive;
     bool verbose;
+    plmm_router *router; /* NULL: every turn is local */
 
     plmm_chat_message *msgs;          /* roles are static strings, contents owned */
     size_t n_msgs, cap_msgs, n_fixed; /* n_fixed: leading messages kept by /reset */
@@ -248,6 +259,57 @@ out_pop:
     return code;
 }
 
+static bool on_routed_piece(void *user, const char *piece, size_t len)
+{
+    (void)user;
+    return fwrite(piece, 1, len, stdout) == len && fflush(stdout) == 0;
+}
+
+/* A turn through the router: local ones continue the conversation, the
+ * others are asked on their own and their answer joins it. */
+static int routed_turn(chat *ch, const char *line, size_t len)
+{
+    plmm_ask_result res = {.struct_size = sizeof(res)};
+    int code = CLI_EXIT_OK;
+    char *q = malloc(len + 1);
+    if (q == NULL)
+        return cli_error("out of memory");
+    memcpy(q, line, len);
+    q[len] = '\0';
+    plmm_status st = plmm_router_decide(ch->router, q, &res);
+    if (st != PLMM_OK) {
+        code = cli_api_error(st);
+        goto out;
+    }
+    if (res.route == PLMM_ROUTE_LOCAL) {
+        code = chat_turn(ch, line, len);
+        goto out;
+    }
+    st = plmm_router_ask(ch->router, q, on_routed_piece, NULL, &res);
+    fputc('\n', stdout);
+    fflush(stdout);
+    if (res.notices != NULL)
+        fputs(res.notices, stderr);
+    if (st != PLMM_OK) {
+        code = cli_api_error(st);
+        goto out;
+    }
+    if (res.route == PLMM_ROUTE_EXPERT)
+        fprintf(stderr, "[answered by: expert %s]\n", res.expert);
+    else
+        fprintf(stderr, "[answered by: %s]\n", plmm_route_name(res.route));
+    size_t keep = ch->n_msgs;
+    if (!push_msg(ch, "user", line, len) ||
+        !push_msg(ch, "assistant", res.answer, strlen(res.answer))) {
+        pop_msgs(ch, keep);
+        code = cli_error("out of memory");
+    }
+out:
+    plmm_ask_result_clear(&res);
+    free(q);
+    return code;
+}
+
 /* Read one line (without its line end) into *buf: 1, or 0 at the end of
  * input, -1 when out of memory. */
 static int read_line(char **buf, size_t *cap, size_t *len)
@@ -307,7 +369,7 @@ static int chat_loop(chat *ch)
             code = cli_error("input is not valid UTF-8 (byte 0x%02x at offset %zu)",
                              (unsigned)(unsigned char)line[bad], bad);
         } else {
-            code = chat_turn(ch, line, len);
+            code = ch->router != NULL ? routed_turn(ch, line, len) : chat_turn(ch, line, len);
         }
         if (code != CLI_EXIT_OK && !ch->interactive)
             break;
@@ -326,6 +388,7 @@ int cmd_chat(int argc, char **argv)
     const char *system = NULL;
     int64_t n_predict = 512;
     cli_sampling sf;
+    bool local = false;
     int r, code = CLI_EXIT_USAGE;
     chat ch;
 
@@ -344,6 +407,9 @@ int cmd_chat(int argc, char **argv)
             break;
         case OPT_N_PREDICT:
             ok = cli_parse_i64(cmd, o, v, -1, INT32_MAX, &n_predict);
+            break;
+        case OPT_LOCAL:
+            local = true;
             break;
         }
         if (!ok)
@@ -376,8 +442,20 @@ int cmd_chat(int argc, char **argv)
         }
         ch.n_fixed = 1;
     }
+    if (!local) {
+        plmm_status st = plmm_router_open(x.engine, x.model, &ch.router);
+        if (st != PLMM_OK) {
+            code = cli_api_error(st);
+            goto out;
+        }
+        if (!plmm_router_has_consultants(ch.router)) {
+            plmm_router_close(ch.router);
+            ch.router = NULL;
+        }
+    }
     code = chat_loop(&ch);
 out:
+    plmm_router_close(ch.router);
     pop_msgs(&ch, 0);
     free(ch.msgs);
     free(ch.fmt);

@@ -90,6 +90,17 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_ask(plmm_router *router, cons
                                                         plmm_ask_piece_fn on_piece, void *user,
                                                         plmm_ask_result *result);
 
+/*
+ * Only decide: fill result as plmm_router_ask would before consulting
+ * anyone (route = the route chosen, no fallbacks tried, answer NULL,
+ * explain ending in "would answer: ..."). For a caller that answers local
+ * questions itself, e.g. a chat that keeps its conversation with the
+ * P-model and hands only the others to plmm_router_ask.
+ */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_decide(plmm_router *router,
+                                                           const char *question,
+                                                           plmm_ask_result *result);
+
 /* Free the owned strings and zero the result (struct_size kept). */
 PLMM_EXPORT void plmm_ask_result_clear(plmm_ask_result *result);
 
