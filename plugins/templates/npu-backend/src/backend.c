@@ -125,12 +125,19 @@ static plmm_status nt_init(const plmm_host_api *host, const plmm_option_value *o
     return PLMM_OK;
 }
 
+static void nt_buffer_free(plmm_backend_ctx *ctx, plmm_buffer *buf);
+
 static void nt_shutdown(plmm_backend_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    /* TODO(vendor): close the runtime session. Compiled programs and
-     * buffers were freed by the engine before shutdown. */
+    /* Release what the engine left: shutdown owns everything (no plugin code
+     * runs for this context afterwards, and the library is unloaded). */
+    while (ctx->programs != NULL)
+        nt_compiled_free(ctx, ctx->programs);
+    while (ctx->buffers != NULL)
+        nt_buffer_free(ctx, ctx->buffers);
+    /* TODO(vendor): close the runtime session. */
     ctx->host->free(ctx->host->host_ctx, ctx);
 }
 
@@ -173,6 +180,15 @@ static plmm_status nt_device_props(plmm_backend_ctx *ctx, uint32_t index, plmm_d
 }
 
 /* ---- buffers ---- */
+
+static void link_buffer(plmm_backend_ctx *ctx, plmm_buffer *b)
+{
+    b->prev = NULL;
+    b->next = ctx->buffers;
+    if (ctx->buffers != NULL)
+        ctx->buffers->prev = b;
+    ctx->buffers = b;
+}
 
 /*
  * The template's memory is host memory (a unified-memory SoC): every buffer
@@ -223,6 +239,7 @@ static plmm_status nt_buffer_alloc(plmm_backend_ctx *ctx, uint64_t size, uint32_
     }
     b->size = size;
     b->owned = true;
+    link_buffer(ctx, b);
     *out = b;
     return PLMM_OK;
 }
@@ -231,6 +248,12 @@ static void nt_buffer_free(plmm_backend_ctx *ctx, plmm_buffer *buf)
 {
     if (ctx == NULL || buf == NULL)
         return;
+    if (buf->prev != NULL)
+        buf->prev->next = buf->next;
+    else
+        ctx->buffers = buf->next;
+    if (buf->next != NULL)
+        buf->next->prev = buf->prev;
     if (buf->owned)
         nt_free(ctx, buf->ptr);
     nt_free(ctx, buf);
@@ -301,6 +324,7 @@ static plmm_status nt_buffer_import_host(plmm_backend_ctx *ctx, const void *ptr,
     memcpy(&b->ptr, &ptr, sizeof(b->ptr));
     b->size = size;
     b->owned = false;
+    link_buffer(ctx, b);
     *out = b;
     return PLMM_OK;
 }
@@ -353,13 +377,17 @@ static const plmm_op_caps caps[] = {
 /*
  * Tolerances looser than plmm-conformance's defaults, per op and weight
  * dtype. With weight_format = f16, F32 weights are rounded to half at
- * compile time (relative error 2^-11 per weight); the default F32 bound
- * (NMSE 1e-6) assumes exact f32 products. TODO(vendor): declare what
- * your arithmetic really loses (int8 weights, fixed point), measured with
- * plmm-conformance, never more than you need.
+ * compile time (2^-11 relative per weight): measured NMSE ~4e-8 stays
+ * inside the default 1e-6, the largest absolute error (~2.5e-4) does not
+ * fit the default 1e-4, hence max_abs 1e-3. Q8_0 needs nothing: its int8
+ * path matches the reference exactly. TODO(vendor): declare what your
+ * arithmetic really loses (int8 weights, fixed point), measured with
+ * plmm-conformance, never more than you need; the suite caps any
+ * declaration. An end-to-end bound on the logits is declared with
+ * op = PLMM_OP_NONE.
  */
 static const plmm_tolerance tolerances[] = {
-    {.op = PLMM_OP_MUL_MAT, .dtype = PLMM_DTYPE_F32, .nmse = 1e-5, .max_abs = 1e-3},
+    {.op = PLMM_OP_MUL_MAT, .dtype = PLMM_DTYPE_F32, .nmse = 1e-6, .max_abs = 1e-3},
 };
 
 static const plmm_backend_vtbl vtbl = {
@@ -403,7 +431,8 @@ static const plmm_backend_desc desc = {
     .n_tolerances = sizeof(tolerances) / sizeof(tolerances[0]),
     .caps = caps,
     .tolerances = tolerances,
-    .score = NULL, /* TODO(vendor): return 0 when the NPU is absent (no device node) */
+    .score = NULL, /* TODO(vendor): return 0 on machines without your NPU (without
+                      opening the device: e.g. its device node is absent) */
     .vtbl = &vtbl,
 };
 

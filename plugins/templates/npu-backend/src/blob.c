@@ -35,7 +35,8 @@ static void as_tensor(const nt_blob_tensor *bt, plmm_tensor *t)
 /* Shapes and storage of one table entry; NULL when fine, else why not. */
 static const char *check_tensor(const nt_blob_tensor *bt, const nt_blob_header *h, uint64_t tables)
 {
-    if (bt->dtype != PLMM_DTYPE_F32 && !(bt->role == NT_ROLE_WEIGHT && bt->dtype == PLMM_DTYPE_F16))
+    const bool weight_dtype = bt->dtype == PLMM_DTYPE_F16 || bt->dtype == PLMM_DTYPE_Q8_0;
+    if (bt->dtype != PLMM_DTYPE_F32 && !(bt->role == NT_ROLE_WEIGHT && weight_dtype))
         return "a tensor has a dtype the device does not use";
     for (int d = 0; d < PLMM_MAX_DIMS; d++)
         if (bt->ne[d] < 1 || bt->ne[d] > (INT64_C(1) << 32))
@@ -99,6 +100,12 @@ void nt_compiled_free(plmm_backend_ctx *ctx, plmm_compiled *cp)
 {
     if (ctx == NULL || cp == NULL)
         return;
+    if (cp->prev != NULL)
+        cp->prev->next = cp->next;
+    else if (ctx->programs == cp)
+        ctx->programs = cp->next;
+    if (cp->next != NULL)
+        cp->next->prev = cp->prev;
     /* TODO(vendor): unload the network from the device. */
     nt_free(ctx, cp->arena);
     nt_free(ctx, cp->payload);
@@ -176,6 +183,10 @@ plmm_status nt_blob_load(plmm_backend_ctx *ctx, const plmm_partition *part, cons
         return plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory for a %llu-byte arena",
                               (unsigned long long)h.arena_size);
     }
+    cp->next = ctx->programs;
+    if (ctx->programs != NULL)
+        ctx->programs->prev = cp;
+    ctx->programs = cp;
     *out = cp;
     return PLMM_OK;
 }

@@ -8,8 +8,9 @@
  *     partition and bucket, and may still refuse with PLMM_ERR_UNSUPPORTED);
  *  2. gives every tensor a role: bound input, bound output, constant weight
  *     (baked into the blob) or internal (a slot of a static arena);
- *  3. repacks weights into the device's layout (here: dense F32 or F16
- *     rows, 64-byte aligned; Q8_0 and F16 dequantized at compile time);
+ *  3. repacks weights into the device's layout (here: dense rows, 64-byte
+ *     aligned; Q8_0 stays int8 with its block scales, F32/F16 matrices
+ *     become F32 or F16 as the weight_format option says);
  *  4. plans the arena of intermediates statically;
  *  5. writes header + tensor table + instruction table + weights, with a
  *     checksum and the hash of the compatibility key.
@@ -165,11 +166,15 @@ static plmm_status build_tables(cstate *s, nt_blob_instr *ins)
             bt->index = (uint32_t)in;
         } else if (c->t->flags & PLMM_TENSOR_WEIGHT) {
             bt->role = NT_ROLE_WEIGHT;
-            /* the device layout: MUL_MAT matrices in weight_format, the
-             * rest (norm weights, biases) stay F32 */
-            bt->dtype = c->matrix_only && s->ctx->weight_format == NT_WEIGHTS_F16
-                            ? PLMM_DTYPE_F16
-                            : PLMM_DTYPE_F32;
+            /* the device layout: Q8_0 matrices stay int8 with their block
+             * scales, F32/F16 matrices follow weight_format, the rest (norm
+             * weights, biases) stay F32 */
+            if (c->matrix_only && c->t->dtype == PLMM_DTYPE_Q8_0)
+                bt->dtype = PLMM_DTYPE_Q8_0;
+            else if (c->matrix_only && s->ctx->weight_format == NT_WEIGHTS_F16)
+                bt->dtype = PLMM_DTYPE_F16;
+            else
+                bt->dtype = PLMM_DTYPE_F32;
             dense_strides(bt);
         } else {
             bt->role = NT_ROLE_INTERNAL;
@@ -222,6 +227,12 @@ static plmm_status repack_weight(cstate *s, const ctensor *c, uint8_t *dst)
                                      (uint64_t)i3 * t->nb[3];
                 uint8_t *out = dst + (uint64_t)i1 * bt->nb[1] + (uint64_t)i2 * bt->nb[2] +
                                (uint64_t)i3 * bt->nb[3];
+                if (bt->dtype == t->dtype && bt->dtype == PLMM_DTYPE_Q8_0) {
+                    /* TODO(vendor): your int8 layout (separate scale plane,
+                     * per-channel scales, tiling for the MAC array) */
+                    memcpy(out, row, (size_t)plmm_dtype_row_bytes(t->dtype, t->ne[0]));
+                    continue;
+                }
                 for (int64_t i0 = 0; i0 < t->ne[0]; i0++) {
                     const float v = load_weight(t, row, i0);
                     if (bt->dtype == PLMM_DTYPE_F16) {

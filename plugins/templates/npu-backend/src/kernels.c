@@ -4,7 +4,8 @@
  *
  * Operands arrive as views already checked by blob_load: F32 activations
  * with rows contiguous in ne[0] (nb[0] = 4) and any row strides; MUL_MAT
- * weights as dense F32 or F16 rows (repacked by compile).
+ * weights as dense F32, F16 or Q8_0 rows (repacked by compile). Q8_0
+ * matrices run in integer arithmetic (mul_mat_q8), the rest in f32.
  *
  * TODO(vendor): these run on the CPU only so that the template works out
  * of the box. On real silicon the compiled network runs on the NPU and
@@ -93,7 +94,7 @@ static float dot(const float *a, const float *b, int64_t n)
 }
 
 /* W (K, N) F32/F16 x X (K, M) -> Y (N, M); wrow: K floats of scratch. */
-static void mul_mat(const nt_view *y, const nt_view *w, const nt_view *x, float *wrow)
+static void mul_mat_float(const nt_view *y, const nt_view *w, const nt_view *x, float *wrow)
 {
     const int64_t k = w->ne[0], n = w->ne[1], m = x->ne[1];
     for (int64_t j = 0; j < n; j++) {
@@ -112,18 +113,82 @@ static void mul_mat(const nt_view *y, const nt_view *w, const nt_view *x, float 
     }
 }
 
+#define QK 32 /* elements per Q8_0 block: fp16 scale + 32 int8 */
+
+/* One activation row to int8 blocks with one scale per block: the scale is
+ * amax / 127, stored (and used) at fp16 precision, as Q8_0 does. */
+static void quantize_row(const float *x, int64_t k, int8_t *q, float *d)
+{
+    for (int64_t b = 0; b < k / QK; b++) {
+        float amax = 0.0f;
+        for (int i = 0; i < QK; i++)
+            amax = fmaxf(amax, fabsf(x[b * QK + i]));
+        const float s = amax / 127.0f, inv = s != 0.0f ? 1.0f / s : 0.0f;
+        d[b] = plmm_fp16_to_fp32(plmm_fp32_to_fp16(s));
+        for (int i = 0; i < QK; i++)
+            q[b * QK + i] = (int8_t)roundf(x[b * QK + i] * inv);
+    }
+}
+
+/*
+ * W (K, N) Q8_0 x X (K, M) -> Y (N, M) the way an int8 NPU does it:
+ * activations quantized per block to int8, int8 x int8 products summed in
+ * int32 per block, each block sum scaled by the two fp16 scales into an
+ * f32 accumulator. xq: M*K int8, xd: M*K/32 floats of scratch.
+ */
+static void mul_mat_q8(const nt_view *y, const nt_view *w, const nt_view *x, int8_t *xq, float *xd)
+{
+    const int64_t k = w->ne[0], n = w->ne[1], m = x->ne[1], nb = k / QK;
+    const uint32_t bb = plmm_dtype_block_bytes(PLMM_DTYPE_Q8_0);
+    for (int64_t i = 0; i < m; i++)
+        quantize_row(row_of(x, i, 0, 0), k, xq + i * k, xd + i * nb);
+    for (int64_t j = 0; j < n; j++) {
+        const uint8_t *wr = w->data + (uint64_t)j * w->nb[1];
+        for (int64_t i = 0; i < m; i++) {
+            const int8_t *q = xq + i * k;
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = wr + (uint64_t)b * bb;
+                uint16_t hd;
+                memcpy(&hd, blk, 2);
+                int32_t sum = 0;
+                for (int t = 0; t < QK; t++)
+                    sum += (int32_t)(int8_t)blk[2 + t] * (int32_t)q[b * QK + t];
+                acc += (float)sum * (plmm_fp16_to_fp32(hd) * xd[i * nb + b]);
+            }
+            row_of(y, i, 0, 0)[j] = acc;
+        }
+    }
+}
+
+static plmm_status mul_mat(plmm_backend_ctx *ctx, const nt_view *y, const nt_view *w,
+                           const nt_view *x)
+{
+    const int64_t k = w->ne[0], m = x->ne[1];
+    if (w->dtype == PLMM_DTYPE_Q8_0) {
+        int8_t *xq = nt_alloc(ctx, (uint64_t)(m * k));
+        float *xd = nt_alloc(ctx, (uint64_t)(m * (k / QK)) * sizeof(float));
+        if (xq != NULL && xd != NULL)
+            mul_mat_q8(y, w, x, xq, xd);
+        nt_free(ctx, xq);
+        nt_free(ctx, xd);
+        return xq != NULL && xd != NULL ? PLMM_OK
+                                        : plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory");
+    }
+    float *wrow = nt_alloc(ctx, (uint64_t)k * sizeof(float));
+    if (wrow == NULL)
+        return plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory");
+    mul_mat_float(y, w, x, wrow);
+    nt_free(ctx, wrow);
+    return PLMM_OK;
+}
+
 plmm_status nt_run_instr(plmm_backend_ctx *ctx, const nt_blob_instr *in, nt_view *dst,
                          nt_view *const src[PLMM_MAX_SRC])
 {
     switch (in->op) {
-    case PLMM_OP_MUL_MAT: {
-        float *scratch = nt_alloc(ctx, (uint64_t)src[0]->ne[0] * sizeof(float));
-        if (scratch == NULL)
-            return plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory");
-        mul_mat(dst, src[0], src[1], scratch);
-        nt_free(ctx, scratch);
-        return PLMM_OK;
-    }
+    case PLMM_OP_MUL_MAT:
+        return mul_mat(ctx, dst, src[0], src[1]);
     case PLMM_OP_RMS_NORM:
         rms_norm(dst, src[0], src[1], in->fp[0]);
         return PLMM_OK;

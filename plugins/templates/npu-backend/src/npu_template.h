@@ -11,6 +11,7 @@
  *   compile.c  partition -> program + repacked weights -> blob
  *   blob.c     blob validation and loading (blob_load, compiled_free)
  *   execute.c  running a loaded program (compiled_execute)
+ *   kernels.c  the host kernels standing in for the device
  */
 #ifndef NPU_TEMPLATE_H
 #define NPU_TEMPLATE_H
@@ -31,7 +32,8 @@
 /* Largest ne[0] the device accepts (declared as max_ne[0] for every op). */
 #define NT_MAX_ROW 65536
 
-/* How compile stores MUL_MAT weights (option weight_format). */
+/* How compile stores F32 and F16 MUL_MAT weights (option weight_format);
+ * Q8_0 weights stay int8 with their block scales in either case. */
 typedef enum nt_weight_format {
     NT_WEIGHTS_F32 = 0,
     NT_WEIGHTS_F16 = 1,
@@ -42,6 +44,9 @@ struct plmm_backend_ctx {
     const plmm_host_api *host; /* borrowed until shutdown */
     nt_weight_format weight_format;
     char key[160]; /* compatibility key, fixed at init */
+    /* what shutdown releases if the engine did not: live buffers and programs */
+    struct plmm_buffer *buffers;
+    struct plmm_compiled *programs;
     /* TODO(vendor): driver/session handles of your NPU runtime. */
 };
 
@@ -50,6 +55,7 @@ struct plmm_buffer {
     uint8_t *ptr;   /* host address of byte 0 */
     uint64_t size;  /* bytes */
     bool owned;     /* allocated here (false: imported host memory) */
+    struct plmm_buffer *prev, *next; /* ctx->buffers */
     /* TODO(vendor): device allocation handle (dma-buf fd, ION handle, ...). */
 };
 
@@ -111,6 +117,7 @@ struct plmm_compiled {
     const nt_blob_tensor *tensors; /* into payload */
     const nt_blob_instr *instrs;   /* into payload */
     uint8_t *arena;             /* owned, h.arena_size bytes */
+    struct plmm_compiled *prev, *next; /* ctx->programs */
     /* TODO(vendor): the loaded network handle of your NPU runtime. */
 };
 
@@ -128,7 +135,8 @@ uint64_t nt_fnv1a(const void *p, uint64_t n);
 void *nt_alloc(plmm_backend_ctx *ctx, uint64_t size);
 void nt_free(plmm_backend_ctx *ctx, void *p);
 uint64_t nt_align_up(uint64_t v);
-/* Host address of a tensor's element 0 (buffer + offset, or data); NULL if none. */
+/* Host address of a tensor's element 0 (data, or this backend's buffer +
+ * offset); NULL if none. */
 uint8_t *nt_tensor_address(const plmm_tensor *t);
 
 /* ---- vtable entries (claim.c, compile.c, blob.c, execute.c) ---- */
