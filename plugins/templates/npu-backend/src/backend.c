@@ -109,6 +109,10 @@ static plmm_status nt_init(const plmm_host_api *host, const plmm_option_value *o
     if (ctx == NULL)
         return plmm_sdk_error(host, PLMM_ERR_NOMEM, "out of memory for the backend context");
     memset(ctx, 0, sizeof(*ctx));
+    if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        host->free(host->host_ctx, ctx);
+        return plmm_sdk_error(host, PLMM_ERR_BACKEND, "cannot create a mutex");
+    }
     ctx->host = host;
     ctx->weight_format = wf;
     /*
@@ -138,6 +142,7 @@ static void nt_shutdown(plmm_backend_ctx *ctx)
     while (ctx->buffers != NULL)
         nt_buffer_free(ctx, ctx->buffers);
     /* TODO(vendor): close the runtime session. */
+    pthread_mutex_destroy(&ctx->lock);
     ctx->host->free(ctx->host->host_ctx, ctx);
 }
 
@@ -183,11 +188,37 @@ static plmm_status nt_device_props(plmm_backend_ctx *ctx, uint32_t index, plmm_d
 
 static void link_buffer(plmm_backend_ctx *ctx, plmm_buffer *b)
 {
+    pthread_mutex_lock(&ctx->lock);
     b->prev = NULL;
     b->next = ctx->buffers;
     if (ctx->buffers != NULL)
         ctx->buffers->prev = b;
     ctx->buffers = b;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+void nt_link_program(plmm_backend_ctx *ctx, plmm_compiled *cp)
+{
+    pthread_mutex_lock(&ctx->lock);
+    cp->prev = NULL;
+    cp->next = ctx->programs;
+    if (ctx->programs != NULL)
+        ctx->programs->prev = cp;
+    ctx->programs = cp;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+void nt_unlink_program(plmm_backend_ctx *ctx, plmm_compiled *cp)
+{
+    pthread_mutex_lock(&ctx->lock);
+    if (cp->prev != NULL)
+        cp->prev->next = cp->next;
+    else if (ctx->programs == cp)
+        ctx->programs = cp->next;
+    if (cp->next != NULL)
+        cp->next->prev = cp->prev;
+    cp->prev = cp->next = NULL;
+    pthread_mutex_unlock(&ctx->lock);
 }
 
 /*
@@ -248,12 +279,14 @@ static void nt_buffer_free(plmm_backend_ctx *ctx, plmm_buffer *buf)
 {
     if (ctx == NULL || buf == NULL)
         return;
+    pthread_mutex_lock(&ctx->lock);
     if (buf->prev != NULL)
         buf->prev->next = buf->next;
-    else
+    else if (ctx->buffers == buf)
         ctx->buffers = buf->next;
     if (buf->next != NULL)
         buf->next->prev = buf->prev;
+    pthread_mutex_unlock(&ctx->lock);
     if (buf->owned)
         nt_free(ctx, buf->ptr);
     nt_free(ctx, buf);

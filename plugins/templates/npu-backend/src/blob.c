@@ -100,12 +100,7 @@ void nt_compiled_free(plmm_backend_ctx *ctx, plmm_compiled *cp)
 {
     if (ctx == NULL || cp == NULL)
         return;
-    if (cp->prev != NULL)
-        cp->prev->next = cp->next;
-    else if (ctx->programs == cp)
-        ctx->programs = cp->next;
-    if (cp->next != NULL)
-        cp->next->prev = cp->prev;
+    nt_unlink_program(ctx, cp);
     /* TODO(vendor): unload the network from the device. */
     nt_free(ctx, cp->arena);
     nt_free(ctx, cp->payload);
@@ -183,10 +178,7 @@ plmm_status nt_blob_load(plmm_backend_ctx *ctx, const plmm_partition *part, cons
         return plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory for a %llu-byte arena",
                               (unsigned long long)h.arena_size);
     }
-    cp->next = ctx->programs;
-    if (ctx->programs != NULL)
-        ctx->programs->prev = cp;
-    ctx->programs = cp;
+    nt_link_program(ctx, cp);
     *out = cp;
     return PLMM_OK;
 }

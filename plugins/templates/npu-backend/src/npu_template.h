@@ -18,6 +18,7 @@
 
 #include "plmm/backend.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,7 +45,11 @@ struct plmm_backend_ctx {
     const plmm_host_api *host; /* borrowed until shutdown */
     nt_weight_format weight_format;
     char key[160]; /* compatibility key, fixed at init */
-    /* what shutdown releases if the engine did not: live buffers and programs */
+    /* What shutdown releases if the engine did not: live buffers and
+     * programs. Two sessions of one engine may call a context from two
+     * threads at once (on distinct buffers and programs), so the lists are
+     * guarded; everything else a call touches is its own. */
+    pthread_mutex_t lock;
     struct plmm_buffer *buffers;
     struct plmm_compiled *programs;
     /* TODO(vendor): driver/session handles of your NPU runtime. */
@@ -138,6 +143,9 @@ uint64_t nt_align_up(uint64_t v);
 /* Host address of a tensor's element 0 (data, or this backend's buffer +
  * offset); NULL if none. */
 uint8_t *nt_tensor_address(const plmm_tensor *t);
+/* Add to / remove from the context's list of live programs (blob.c). */
+void nt_link_program(plmm_backend_ctx *ctx, plmm_compiled *cp);
+void nt_unlink_program(plmm_backend_ctx *ctx, plmm_compiled *cp);
 
 /* ---- vtable entries (claim.c, compile.c, blob.c, execute.c) ---- */
 
