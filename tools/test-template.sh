@@ -83,4 +83,63 @@ echo "== plmm-conformance (the template's meson test)"
 meson test -C "$tmp/tb" --print-errorlogs conformance ||
     fail "plmm-conformance does not certify the template for what it declares"
 sed -n '/conformance-declared: /p' "$tmp/tb/meson-logs/testlog.txt"
+
+# ---- the template inside the engine, on a real model (when ../shared has it) ----
+shared=${PLMM_SHARED_DIR:-$root/../shared}
+model="$shared/models/stories260K-Q8_0.gguf"
+if [ ! -f "$model" ]; then
+    echo "== end to end: SKIP ($model absent; set PLMM_SHARED_DIR)"
+    echo "test-template: PASS"
+    exit 0
+fi
+echo "== end to end: $(basename "$model"), greedy, npu-template + cpu against cpu alone"
+cache="$tmp/cache"
+# over 16 tokens: prefill runs a bucket-16 chunk, the rest bucket 1
+prompt="Once upon a time, there was a little girl named Lily. She loved to play outside in the park"
+ini() { # weight_format -> an INI file using the test's blob cache
+    printf '[engine]\ncache_dir = %s\nlog_level = debug\n[backend.npu-template]\nweight_format = %s\n' \
+        "$cache" "$1" >"$tmp/$1.ini"
+    echo "$tmp/$1.ini"
+}
+gen() { # label ini backends
+    "$bindir/plmm" run -c "$2" -m "$model" -p "$prompt" -n 32 --temp 0 --ids \
+        --backends "$3" >"$tmp/$1.ids" 2>"$tmp/$1.log" ||
+        { cat "$tmp/$1.log" >&2; fail "plmm run ($1, --backends $3) failed"; }
+}
+count() { # pattern log
+    grep -c "$1" "$2" || true
+}
+f32=$(ini f32)
+gen cpu "$f32" cpu
+gen first "$f32" npu-template,cpu
+gen second "$f32" npu-template,cpu
+gen f16 "$(ini f16)" npu-template,cpu
+python3 - "$tmp/cpu.ids" "$tmp/first.ids" "$tmp/second.ids" <<'PY' || fail "token agreement"
+import sys
+ref, a, b = (open(p).read().split() for p in sys.argv[1:4])
+same = sum(1 for x, y in zip(ref, a) if x == y)
+print(f"top-1 agreement with cpu: {same}/{len(ref)} positions; cached run identical: {a == b}")
+sys.exit(0 if ref and len(a) == len(ref) and same >= 0.9 * len(ref) and a == b else 1)
+PY
+c1=$(count "compiled a" "$tmp/first.log") l1=$(count "loaded a" "$tmp/first.log")
+c2=$(count "compiled a" "$tmp/second.log") l2=$(count "loaded a" "$tmp/second.log")
+c3=$(count "compiled a" "$tmp/f16.log")
+echo "blob cache: first run compiled $c1 / loaded $l1, second run compiled $c2 / loaded $l2," \
+    "weight_format = f16 compiled $c3"
+[ "$c1" -gt 0 ] && [ "$l1" -eq 0 ] || fail "the first run did not compile its partitions"
+[ "$c2" -eq 0 ] && [ "$l2" -eq "$c1" ] || fail "the second run did not reuse the cached blobs"
+[ "$c3" -gt 0 ] || fail "a changed option did not invalidate the cached blobs"
+for f in "$cache"/*.blob; do # corrupt every cached blob: each must be rebuilt
+    python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x40; open(p, "wb").write(b)' "$f"
+done
+gen rebuilt "$f32" npu-template,cpu
+c4=$(count "compiled a" "$tmp/rebuilt.log") r4=$(count "recompiling" "$tmp/rebuilt.log")
+echo "after corrupting the cache: $r4 blob(s) rejected, $c4 recompiled"
+[ "$r4" -gt 0 ] && [ "$c4" -gt 0 ] || fail "corrupt cache files were not detected and rebuilt"
+cmp -s "$tmp/first.ids" "$tmp/rebuilt.ids" || fail "output changed after rebuilding the cache"
+"$bindir/plmm" backends --plan -m "$model" --backends npu-template,cpu >"$tmp/plan.txt" 2>&1 ||
+    { cat "$tmp/plan.txt" >&2; fail "plmm backends --plan failed"; }
+grep -q 'npu-template .*\[partition, bucket 1\]' "$tmp/plan.txt" ||
+    { cat "$tmp/plan.txt" >&2; fail "the plan shows no npu-template partition"; }
+grep 'partitions:' "$tmp/plan.txt" | head -n 1
 echo "test-template: PASS"
