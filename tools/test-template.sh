@@ -54,7 +54,13 @@ echo "pkg-config: $(pkg-config --cflags --libs plmm-backend)"
 echo "== build the template out of tree"
 src="$tmp/npu-backend"
 cp -R "$root/plugins/templates/npu-backend" "$src"
-meson setup "$tmp/tb" "$src" >"$tmp/setup.log" 2>&1 ||
+# a sanitized plmm build checks the template with the same sanitizers
+san=$(meson introspect "$build" --buildoptions | python3 -c '
+import json, sys
+print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"), "none"))')
+set --
+[ "$san" = "none" ] || set -- "-Db_sanitize=$san" -Db_lundef=false
+meson setup "$@" "$tmp/tb" "$src" >"$tmp/setup.log" 2>&1 ||
     { cat "$tmp/setup.log" >&2; fail "meson setup of the template failed"; }
 ninja -C "$tmp/tb" >"$tmp/ninja.log" 2>&1 ||
     { cat "$tmp/ninja.log" >&2; fail "the template does not build against the installed SDK"; }

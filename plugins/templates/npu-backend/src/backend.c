@@ -395,16 +395,14 @@ static plmm_status nt_compat_key(plmm_backend_ctx *ctx, char *buf, size_t size)
 #define WEIGHTS                                                                                    \
     (PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |                             \
      PLMM_DTYPE_BIT(PLMM_DTYPE_Q8_0))
-#define ROW {NT_MAX_ROW, 0, 0, 0}
-
 static const plmm_op_caps caps[] = {
-    {.op = PLMM_OP_MUL_MAT, .flags = PLMM_CAP_NONCONTIG, .dtypes = WEIGHTS, .max_ne = ROW},
-    {.op = PLMM_OP_RMS_NORM, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = ROW},
-    {.op = PLMM_OP_ADD, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = ROW},
-    {.op = PLMM_OP_MUL, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = ROW},
-    {.op = PLMM_OP_SWIGLU, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = ROW},
-    {.op = PLMM_OP_SILU, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = ROW},
-    {.op = PLMM_OP_SCALE, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = ROW},
+    {.op = PLMM_OP_MUL_MAT, .flags = PLMM_CAP_NONCONTIG, .dtypes = WEIGHTS, .max_ne = {NT_MAX_ROW}},
+    {.op = PLMM_OP_RMS_NORM, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = {NT_MAX_ROW}},
+    {.op = PLMM_OP_ADD, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = {NT_MAX_ROW}},
+    {.op = PLMM_OP_MUL, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = {NT_MAX_ROW}},
+    {.op = PLMM_OP_SWIGLU, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = {NT_MAX_ROW}},
+    {.op = PLMM_OP_SILU, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = {NT_MAX_ROW}},
+    {.op = PLMM_OP_SCALE, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = {NT_MAX_ROW}},
 };
 
 /*

@@ -160,8 +160,8 @@ plmm_status nt_blob_load(plmm_backend_ctx *ctx, const plmm_partition *part, cons
     }
     memcpy(cp->payload, pl, (size_t)h.payload_size);
     cp->tensors = (const nt_blob_tensor *)(const void *)cp->payload;
-    cp->instrs = (const nt_blob_instr *)(const void *)(cp->payload +
-                                                       h.n_tensors * sizeof(nt_blob_tensor));
+    cp->instrs =
+        (const nt_blob_instr *)(const void *)(cp->payload + h.n_tensors * sizeof(nt_blob_tensor));
     const char *bad = NULL;
     const uint64_t tables_end = nt_align_up(tables);
     for (uint32_t i = 0; i < h.n_tensors && bad == NULL; i++)

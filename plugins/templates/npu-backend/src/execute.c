@@ -19,8 +19,7 @@
 /* A live bound tensor fits its table entry: same dtype and shape, rows
  * contiguous, host-addressable storage. */
 static plmm_status bind_view(plmm_backend_ctx *ctx, const nt_blob_tensor *bt,
-                             const plmm_tensor *live, const char *what, uint32_t index,
-                             nt_view *v)
+                             const plmm_tensor *live, const char *what, uint32_t index, nt_view *v)
 {
     if (live == NULL)
         return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG, "%s %u is NULL", what, index);
@@ -54,8 +53,8 @@ plmm_status nt_compiled_execute(plmm_backend_ctx *ctx, plmm_compiled *cp,
         return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
                               "binding (bucket %u, %u inputs, %u outputs) does not match the "
                               "program (bucket %u, %u inputs, %u outputs)",
-                              bind->bucket, bind->n_inputs, bind->n_outputs, h->bucket,
-                              h->n_inputs, h->n_outputs);
+                              bind->bucket, bind->n_inputs, bind->n_outputs, h->bucket, h->n_inputs,
+                              h->n_outputs);
     nt_view *views = nt_alloc(ctx, (uint64_t)h->n_tensors * sizeof(nt_view));
     if (views == NULL)
         return plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory");

@@ -168,12 +168,12 @@ static plmm_status mul_mat(plmm_backend_ctx *ctx, const nt_view *y, const nt_vie
     if (w->dtype == PLMM_DTYPE_Q8_0) {
         int8_t *xq = nt_alloc(ctx, (uint64_t)(m * k));
         float *xd = nt_alloc(ctx, (uint64_t)(m * (k / QK)) * sizeof(float));
-        if (xq != NULL && xd != NULL)
+        const bool ok = xq != NULL && xd != NULL;
+        if (ok)
             mul_mat_q8(y, w, x, xq, xd);
         nt_free(ctx, xq);
         nt_free(ctx, xd);
-        return xq != NULL && xd != NULL ? PLMM_OK
-                                        : plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory");
+        return ok ? PLMM_OK : plmm_sdk_error(ctx->host, PLMM_ERR_NOMEM, "out of memory");
     }
     float *wrow = nt_alloc(ctx, (uint64_t)k * sizeof(float));
     if (wrow == NULL)

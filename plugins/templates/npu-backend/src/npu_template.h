@@ -57,9 +57,9 @@ struct plmm_backend_ctx {
 
 /* A buffer: host memory the device reaches directly (unified memory). */
 struct plmm_buffer {
-    uint8_t *ptr;   /* host address of byte 0 */
-    uint64_t size;  /* bytes */
-    bool owned;     /* allocated here (false: imported host memory) */
+    uint8_t *ptr;                    /* host address of byte 0 */
+    uint64_t size;                   /* bytes */
+    bool owned;                      /* allocated here (false: imported host memory) */
     struct plmm_buffer *prev, *next; /* ctx->buffers */
     /* TODO(vendor): device allocation handle (dma-buf fd, ION handle, ...). */
 };
@@ -82,9 +82,9 @@ typedef enum nt_role {
  * integers little-endian as the host writes them (the blob never leaves
  * the machine that compiled it: the cache key names the device). */
 typedef struct nt_blob_header {
-    char magic[8];        /* NT_BLOB_MAGIC */
-    uint32_t format;      /* NT_BLOB_FORMAT */
-    uint32_t bucket;      /* tokens per execution */
+    char magic[8];   /* NT_BLOB_MAGIC */
+    uint32_t format; /* NT_BLOB_FORMAT */
+    uint32_t bucket; /* tokens per execution */
     uint32_t n_tensors;
     uint32_t n_instrs;
     uint32_t n_inputs;
@@ -118,10 +118,10 @@ typedef struct nt_blob_instr {
 /* A loaded blob, ready to execute. */
 struct plmm_compiled {
     nt_blob_header h;
-    uint8_t *payload;           /* owned copy of the payload (NT_ALIGN aligned) */
-    const nt_blob_tensor *tensors; /* into payload */
-    const nt_blob_instr *instrs;   /* into payload */
-    uint8_t *arena;             /* owned, h.arena_size bytes */
+    uint8_t *payload;                  /* owned copy of the payload (NT_ALIGN aligned) */
+    const nt_blob_tensor *tensors;     /* into payload */
+    const nt_blob_instr *instrs;       /* into payload */
+    uint8_t *arena;                    /* owned, h.arena_size bytes */
     struct plmm_compiled *prev, *next; /* ctx->programs */
     /* TODO(vendor): the loaded network handle of your NPU runtime. */
 };
