@@ -39,10 +39,18 @@ pc=$(find "$dest" -name plmm-backend.pc -print | head -n 1)
 PKG_CONFIG_PATH=$(dirname "$pc")
 PKG_CONFIG_SYSROOT_DIR=$dest
 export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
-libdir=$(pkg-config --variable=libdir plmm-backend)
-plugindir=$(pkg-config --variable=plugindir plmm-backend)
-conformance=$(pkg-config --variable=conformance plmm-backend)
-bindir=$(pkg-config --variable=bindir plmm-backend)
+pcvar() { # a path variable of plmm-backend.pc, inside the staged tree
+    v=$(pkg-config --variable="$1" plmm-backend)
+    [ -n "$v" ] || fail "plmm-backend.pc has no variable '$1'"
+    case $v in
+    "$dest"/*) echo "$v" ;; # pkgconf applies the sysroot to variables
+    *) echo "$dest$v" ;;
+    esac
+}
+libdir=$(pcvar libdir)
+plugindir=$(pcvar plugindir)
+conformance=$(pcvar conformance)
+bindir=$(pcvar bindir)
 for f in "$libdir/libplmm-sdk.a" "$plugindir/cpu.plugin" "$conformance" "$bindir/plmm"; do
     [ -e "$f" ] || fail "not installed: ${f#"$dest"}"
 done
