@@ -24,7 +24,7 @@ static plmm_status n_init(const plmm_host_api *host, const plmm_option_value *op
         return PLMM_ERR_INVALID_ARG;
     if (n_opts > 0 && opts == NULL)
         return plmm_sdk_error(host, PLMM_ERR_INVALID_ARG, "options are NULL");
-    uint32_t bits = 8;
+    uint32_t bits = 16;
     for (uint32_t i = 0; i < n_opts; i++) {
         if (opts[i].key == NULL || strcmp(opts[i].key, "activations") != 0)
             return plmm_sdk_error(host, PLMM_ERR_CONFIG, "unknown option '%s'",
@@ -255,7 +255,7 @@ static void n_compiled_free(plmm_backend_ctx *c, plmm_compiled *cp)
 static const plmm_option_schema options[] = {
     {.key = "activations",
      .type = PLMM_OPT_ENUM,
-     .default_value = "int8",
+     .default_value = "int16",
      .min = 1,
      .max = 0,
      .choices = "int8|int16",

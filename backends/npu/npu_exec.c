@@ -16,7 +16,12 @@
 #include <math.h>
 #include <string.h>
 
-#define Q_FRAC 16 /* fractional bits of the requantized accumulator */
+/* Fractional bits of the requantized accumulator (an int32): with int8
+ * activations acc * scale_w is about 127 * |y| / max|x|, with int16 about
+ * 32767 * |y| / max|x|, so int16 keeps fewer fractional bits to stay in
+ * range for outputs up to ~250x the largest input. */
+#define Q_FRAC8 16
+#define Q_FRAC16 8
 
 static float ld(const float *p, int64_t i)
 {
@@ -54,11 +59,11 @@ static uint64_t elem_off(const plmm_tensor *t, int64_t i)
 }
 
 /* round(v * 2^-s) for s >= 0, v * 2^-s for s < 0; saturating to int32 */
-static int32_t requant(int64_t acc, int32_t m, int32_t sh)
+static int32_t requant(int64_t acc, int32_t m, int32_t sh, int32_t frac)
 {
-    /* acc * m fits in int64 when |acc| < 2^32 (int8 x int8 sums) */
+    /* acc * m fits in int64 when |acc| < 2^32 */
     const int64_t p = acc * (int64_t)m;
-    const int32_t s = sh - Q_FRAC;
+    const int32_t s = sh - frac;
     int64_t v;
     if (s > 62)
         v = 0;
@@ -114,12 +119,13 @@ static void mul_mat(plmm_compiled *cp, const npu_blob_tensor *wt, const float *x
                 total = acc;
             }
             /* int16 totals can exceed 2^32: requantize in two steps then */
+            const int32_t frac = wide ? Q_FRAC16 : Q_FRAC8;
             int32_t q;
             if (total > INT32_MAX || total < -INT32_MAX)
-                q = requant(total / 65536, mult[n], shift[n] - 16);
+                q = requant(total / 65536, mult[n], shift[n] - 16, frac);
             else
-                q = requant(total, mult[n], shift[n]);
-            st(y, m * N + n, (float)q * (1.0f / (float)(1 << Q_FRAC)) * sx, half);
+                q = requant(total, mult[n], shift[n], frac);
+            st(y, m * N + n, (float)q * (1.0f / (float)(1 << frac)) * sx, half);
         }
     }
 }
