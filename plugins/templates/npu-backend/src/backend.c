@@ -28,14 +28,23 @@ PLMM_EXPORT const void *plmm_plugin_entry(void);
 
 /* ---- helpers shared by the other files ---- */
 
-uint64_t nt_fnv1a(const void *p, uint64_t n)
+uint64_t nt_checksum(const void *p, uint64_t n)
 {
+    /* FNV-1a over 64-bit words (then the tail bytes): detects corruption of
+     * cached blobs at memory speed; not a defence against forgery (the
+     * engine's cache files carry a BLAKE2b digest as well). */
     const uint8_t *b = p;
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (uint64_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= UINT64_C(0x100000001b3);
+    const uint64_t prime = UINT64_C(0x100000001b3);
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ n;
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * prime;
+        h ^= h >> 29;
     }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * prime;
     return h;
 }
 
@@ -82,7 +91,8 @@ static const plmm_option_schema options[] = {
      .min = 1,
      .max = 0,
      .choices = "f32|f16",
-     .help = "how compiled partitions store MUL_MAT weights (f16 halves the blobs)"},
+     .help = "how compiled partitions store MUL_MAT weights other than Q8_0 (f16 halves "
+             "the blobs)"},
 };
 
 /* ---- lifecycle ---- */
@@ -394,7 +404,8 @@ static plmm_status nt_compat_key(plmm_backend_ctx *ctx, char *buf, size_t size)
 #define F32 PLMM_DTYPE_BIT(PLMM_DTYPE_F32)
 #define WEIGHTS                                                                                    \
     (PLMM_DTYPE_BIT(PLMM_DTYPE_F32) | PLMM_DTYPE_BIT(PLMM_DTYPE_F16) |                             \
-     PLMM_DTYPE_BIT(PLMM_DTYPE_Q8_0))
+     PLMM_DTYPE_BIT(PLMM_DTYPE_Q8_0) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_0) |                           \
+     PLMM_DTYPE_BIT(PLMM_DTYPE_Q4_K) | PLMM_DTYPE_BIT(PLMM_DTYPE_Q6_K))
 static const plmm_op_caps caps[] = {
     {.op = PLMM_OP_MUL_MAT, .flags = PLMM_CAP_NONCONTIG, .dtypes = WEIGHTS, .max_ne = {NT_MAX_ROW}},
     {.op = PLMM_OP_RMS_NORM, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32, .max_ne = {NT_MAX_ROW}},

@@ -127,9 +127,9 @@ plmm_status nt_blob_load(plmm_backend_ctx *ctx, const plmm_partition *part, cons
     if (h.payload_size != blob_size - sizeof(h))
         return reject(ctx, "size does not match its header (truncated?)");
     const uint8_t *pl = (const uint8_t *)blob + sizeof(h);
-    if (nt_fnv1a(pl, h.payload_size) != h.checksum)
+    if (nt_checksum(pl, h.payload_size) != h.checksum)
         return reject(ctx, "checksum mismatch (corrupted)");
-    if (h.key_hash != nt_fnv1a(ctx->key, strlen(ctx->key)))
+    if (h.key_hash != nt_checksum(ctx->key, strlen(ctx->key)))
         return reject(ctx, "compiled under another compatibility key");
     if (h.bucket != part->bucket)
         return reject(ctx, "compiled for another shape bucket");

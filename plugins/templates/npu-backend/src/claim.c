@@ -8,7 +8,8 @@
  * error (fallback = strict) or a CPU fallback the plan reports.
  *
  * The template's device runs F32 activations with rows contiguous in
- * ne[0] (strided rows are fine), weights of MUL_MAT in F32, F16 or Q8_0,
+ * ne[0] (strided rows are fine), weights of MUL_MAT in F32, F16, Q8_0,
+ * Q4_0, Q4_K or Q6_K (the weight dtypes of the llm-npu profile),
  * and never writes into a view or in place.
  * TODO(vendor): encode your compiler's rules here (op set, dtypes, shape
  * and alignment limits, fusion patterns). Keep the capability table in
@@ -44,8 +45,17 @@ static bool weight_ok(const plmm_tensor *w)
 {
     if (w == NULL || !(w->flags & PLMM_TENSOR_WEIGHT))
         return false; /* compile bakes weights into the blob: they must be constants */
-    if (w->dtype != PLMM_DTYPE_F32 && w->dtype != PLMM_DTYPE_F16 && w->dtype != PLMM_DTYPE_Q8_0)
+    switch (w->dtype) {
+    case PLMM_DTYPE_F32:
+    case PLMM_DTYPE_F16:
+    case PLMM_DTYPE_Q8_0:
+    case PLMM_DTYPE_Q4_0:
+    case PLMM_DTYPE_Q4_K:
+    case PLMM_DTYPE_Q6_K:
+        break;
+    default:
         return false;
+    }
     const uint64_t row = plmm_dtype_row_bytes(w->dtype, w->ne[0]);
     return row > 0 && w->ne[0] <= NT_MAX_ROW && w->ne[1] > 0 && w->ne[2] == 1 && w->ne[3] == 1 &&
            w->nb[0] == plmm_dtype_block_bytes(w->dtype) && w->nb[1] >= row;

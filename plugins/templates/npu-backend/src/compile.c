@@ -9,8 +9,8 @@
  *  2. gives every tensor a role: bound input, bound output, constant weight
  *     (baked into the blob) or internal (a slot of a static arena);
  *  3. repacks weights into the device's layout (here: dense rows, 64-byte
- *     aligned; Q8_0 stays int8 with its block scales, F32/F16 matrices
- *     become F32 or F16 as the weight_format option says);
+ *     aligned; Q8_0 stays int8 with its block scales, other matrices are
+ *     dequantized (dequant.c) to F32 or F16 as weight_format says);
  *  4. plans the arena of intermediates statically;
  *  5. writes header + tensor table + instruction table + weights, with a
  *     checksum and the hash of the compatibility key.
@@ -186,29 +186,6 @@ static plmm_status build_tables(cstate *s, nt_blob_instr *ins)
 
 /* ---- step 3: weights in the device layout ---- */
 
-static float load_weight(const plmm_tensor *t, const uint8_t *row, int64_t i0)
-{
-    switch (t->dtype) {
-    case PLMM_DTYPE_F16: {
-        uint16_t h;
-        memcpy(&h, row + i0 * 2, 2);
-        return plmm_fp16_to_fp32(h);
-    }
-    case PLMM_DTYPE_Q8_0: {
-        /* block: fp16 scale d, 32 int8 q; x = d * q */
-        const uint8_t *blk = row + (i0 / 32) * plmm_dtype_block_bytes(PLMM_DTYPE_Q8_0);
-        uint16_t h;
-        memcpy(&h, blk, 2);
-        return plmm_fp16_to_fp32(h) * (float)(int8_t)blk[2 + i0 % 32];
-    }
-    default: {
-        float f;
-        memcpy(&f, row + i0 * 4, 4);
-        return f;
-    }
-    }
-}
-
 static plmm_status repack_weight(cstate *s, const ctensor *c, uint8_t *dst)
 {
     const plmm_tensor *t = c->t;
@@ -217,33 +194,40 @@ static plmm_status repack_weight(cstate *s, const ctensor *c, uint8_t *dst)
     if (base == NULL)
         return plmm_sdk_error(s->ctx->host, PLMM_ERR_INVALID_ARG,
                               "weight '%s' is not host visible at compile time", tname(t));
-    if (t->dtype != PLMM_DTYPE_F32 && t->dtype != PLMM_DTYPE_F16 && t->dtype != PLMM_DTYPE_Q8_0)
-        return plmm_sdk_error(s->ctx->host, PLMM_ERR_UNSUPPORTED, "weight '%s' is %s", tname(t),
-                              plmm_dtype_name(t->dtype));
-    for (int64_t i3 = 0; i3 < t->ne[3]; i3++)
-        for (int64_t i2 = 0; i2 < t->ne[2]; i2++)
-            for (int64_t i1 = 0; i1 < t->ne[1]; i1++) {
+    float *row_f32 = nt_alloc(s->ctx, (uint64_t)t->ne[0] * sizeof(float));
+    if (row_f32 == NULL)
+        return plmm_sdk_error(s->ctx->host, PLMM_ERR_NOMEM, "out of memory");
+    plmm_status st = PLMM_OK;
+    for (int64_t i3 = 0; i3 < t->ne[3] && st == PLMM_OK; i3++)
+        for (int64_t i2 = 0; i2 < t->ne[2] && st == PLMM_OK; i2++)
+            for (int64_t i1 = 0; i1 < t->ne[1] && st == PLMM_OK; i1++) {
                 const uint8_t *row = base + (uint64_t)i1 * t->nb[1] + (uint64_t)i2 * t->nb[2] +
                                      (uint64_t)i3 * t->nb[3];
                 uint8_t *out = dst + (uint64_t)i1 * bt->nb[1] + (uint64_t)i2 * bt->nb[2] +
                                (uint64_t)i3 * bt->nb[3];
-                if (bt->dtype == t->dtype && bt->dtype == PLMM_DTYPE_Q8_0) {
+                if (bt->dtype == PLMM_DTYPE_Q8_0) {
                     /* TODO(vendor): your int8 layout (separate scale plane,
                      * per-channel scales, tiling for the MAC array) */
                     memcpy(out, row, (size_t)plmm_dtype_row_bytes(t->dtype, t->ne[0]));
                     continue;
                 }
+                if (!nt_dequant_row(t->dtype, row, t->ne[0], row_f32)) {
+                    st = plmm_sdk_error(s->ctx->host, PLMM_ERR_UNSUPPORTED,
+                                        "weight '%s': cannot convert %s rows", tname(t),
+                                        plmm_dtype_name(t->dtype));
+                    break;
+                }
                 for (int64_t i0 = 0; i0 < t->ne[0]; i0++) {
-                    const float v = load_weight(t, row, i0);
                     if (bt->dtype == PLMM_DTYPE_F16) {
-                        const uint16_t h = plmm_fp32_to_fp16(v);
+                        const uint16_t h = plmm_fp32_to_fp16(row_f32[i0]);
                         memcpy(out + i0 * 2, &h, 2);
                     } else {
-                        memcpy(out + i0 * 4, &v, 4);
+                        memcpy(out + i0 * 4, &row_f32[i0], 4);
                     }
                 }
             }
-    return PLMM_OK;
+    nt_free(s->ctx, row_f32);
+    return st;
 }
 
 /* ---- steps 4 and 5 ---- */
@@ -326,10 +310,10 @@ plmm_status nt_partition_compile(plmm_backend_ctx *ctx, const plmm_partition *pa
     h.n_instrs = part->n_nodes;
     h.n_inputs = part->n_inputs;
     h.n_outputs = part->n_outputs;
-    h.key_hash = nt_fnv1a(ctx->key, strlen(ctx->key));
+    h.key_hash = nt_checksum(ctx->key, strlen(ctx->key));
     h.arena_size = arena;
     h.payload_size = payload;
-    h.checksum = nt_fnv1a(pl, payload);
+    h.checksum = nt_checksum(pl, payload);
     memcpy(b, &h, sizeof(h));
     *blob = b;
     *blob_size = total;

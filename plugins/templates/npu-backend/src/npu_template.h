@@ -9,6 +9,7 @@
  *   backend.c  descriptor, options, lifecycle, device properties, buffers
  *   claim.c    which graph nodes the device runs (partition_claim)
  *   compile.c  partition -> program + repacked weights -> blob
+ *   dequant.c  GGUF weight rows to f32 (compile-time repacking)
  *   blob.c     blob validation and loading (blob_load, compiled_free)
  *   execute.c  running a loaded program (compiled_execute)
  *   kernels.c  the host kernels standing in for the device
@@ -33,8 +34,8 @@
 /* Largest ne[0] the device accepts (declared as max_ne[0] for every op). */
 #define NT_MAX_ROW 65536
 
-/* How compile stores F32 and F16 MUL_MAT weights (option weight_format);
- * Q8_0 weights stay int8 with their block scales in either case. */
+/* How compile stores MUL_MAT weights other than Q8_0 (option
+ * weight_format); Q8_0 weights stay int8 with their block scales. */
 typedef enum nt_weight_format {
     NT_WEIGHTS_F32 = 0,
     NT_WEIGHTS_F16 = 1,
@@ -89,10 +90,10 @@ typedef struct nt_blob_header {
     uint32_t n_instrs;
     uint32_t n_inputs;
     uint32_t n_outputs;
-    uint64_t key_hash;     /* FNV-1a of the compatibility key */
+    uint64_t key_hash;     /* nt_checksum of the compatibility key */
     uint64_t arena_size;   /* bytes of intermediates */
     uint64_t payload_size; /* bytes after this header */
-    uint64_t checksum;     /* FNV-1a of the payload */
+    uint64_t checksum;     /* nt_checksum of the payload */
 } nt_blob_header;
 
 typedef struct nt_blob_tensor {
@@ -136,13 +137,17 @@ typedef struct nt_view {
 
 /* ---- helpers shared between the files ---- */
 
-uint64_t nt_fnv1a(const void *p, uint64_t n);
+/* 64-bit checksum of n bytes (blob payloads, the compatibility key). */
+uint64_t nt_checksum(const void *p, uint64_t n);
 void *nt_alloc(plmm_backend_ctx *ctx, uint64_t size);
 void nt_free(plmm_backend_ctx *ctx, void *p);
 uint64_t nt_align_up(uint64_t v);
 /* Host address of a tensor's element 0 (data, or this backend's buffer +
  * offset); NULL if none. */
 uint8_t *nt_tensor_address(const plmm_tensor *t);
+/* One weight row of n elements (whole blocks) in a GGUF dtype to f32;
+ * false for a dtype it does not know (dequant.c). */
+bool nt_dequant_row(uint32_t dtype, const uint8_t *row, int64_t n, float *out);
 /* Add to / remove from the context's list of live programs (blob.c). */
 void nt_link_program(plmm_backend_ctx *ctx, plmm_compiled *cp);
 void nt_unlink_program(plmm_backend_ctx *ctx, plmm_compiled *cp);
