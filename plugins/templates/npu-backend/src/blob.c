@@ -38,12 +38,23 @@ static const char *check_tensor(const nt_blob_tensor *bt, const nt_blob_header *
     const bool weight_dtype = bt->dtype == PLMM_DTYPE_F16 || bt->dtype == PLMM_DTYPE_Q8_0;
     if (bt->dtype != PLMM_DTYPE_F32 && !(bt->role == NT_ROLE_WEIGHT && weight_dtype))
         return "a tensor has a dtype the device does not use";
-    for (int d = 0; d < PLMM_MAX_DIMS; d++)
+    uint64_t elems = 1;
+    for (int d = 0; d < PLMM_MAX_DIMS; d++) {
         if (bt->ne[d] < 1 || bt->ne[d] > (INT64_C(1) << 32))
             return "a tensor has an impossible shape";
+        elems *= (uint64_t)bt->ne[d];
+        if (elems > (UINT64_C(1) << 40))
+            return "a tensor has an impossible shape";
+    }
     plmm_tensor t;
     as_tensor(bt, &t);
     const uint64_t span = plmm_tensor_nbytes(&t);
+    if (bt->role == NT_ROLE_WEIGHT || bt->role == NT_ROLE_INTERNAL) {
+        /* compile lays these out densely: any other stride is corruption */
+        plmm_tensor dense = t;
+        if (!plmm_tensor_set_dense_strides(&dense) || memcmp(dense.nb, t.nb, sizeof(t.nb)) != 0)
+            return "a weight or intermediate is not dense";
+    }
     switch (bt->role) {
     case NT_ROLE_INPUT:
         return bt->index < h->n_inputs ? NULL : "input index out of range";
