@@ -2,11 +2,12 @@
 # The plugin SDK as a vendor sees it: install a build of plmm into a
 # temporary directory (meson install --destdir), copy
 # plugins/templates/npu-backend out of the source tree, build it against the
-# installed plmm-backend.pc only, check it exports one symbol, load it with
-# the installed `plmm backends`, certify it for the llm-npu profile with the
-# installed plmm-conformance (through the template's own `meson test`), and,
-# when the shared models are there, run it inside the engine: agreement with
-# the CPU backend, blob cache reuse, invalidation and rebuild.
+# installed plmm-backend.pc only, check it exports one symbol, certify it for
+# the llm-npu profile with the installed plmm-conformance (the template's own
+# `meson test`), install it beside the engine's plugins, load it with the
+# installed `plmm backends` and, when the shared models are there, run it
+# inside the engine: agreement with the CPU backend, blob cache reuse,
+# invalidation by an option, corrupt cache files rebuilt.
 #
 #   tools/test-template.sh [BUILD_DIR]       (default: build)
 #
@@ -68,8 +69,8 @@ cp -R "$root/plugins/templates/npu-backend" "$src"
 san=$(meson introspect "$build" --buildoptions | python3 -c '
 import json, sys
 print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"), "none"))')
-set --
-[ "$san" = "none" ] || set -- "-Db_sanitize=$san" -Db_lundef=false
+set -- "-Dplugindir=$plugindir"
+[ "$san" = "none" ] || set -- "$@" "-Db_sanitize=$san" -Db_lundef=false
 meson setup "$@" "$tmp/tb" "$src" >"$tmp/setup.log" 2>&1 ||
     { cat "$tmp/setup.log" >&2; fail "meson setup of the template failed"; }
 ninja -C "$tmp/tb" >"$tmp/ninja.log" 2>&1 ||
@@ -83,22 +84,29 @@ fi
 
 # Installed binaries find the installed libplmm and plugins, never the build tree.
 LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-PLMM_PLUGIN_PATH="$tmp/tb:$plugindir"
+PLMM_PLUGIN_PATH="$plugindir"
 export LD_LIBRARY_PATH PLMM_PLUGIN_PATH
+
+echo "== plmm-conformance --profile llm-npu (the template's meson test, on its build directory)"
+meson test -C "$tmp/tb" --print-errorlogs conformance ||
+    fail "plmm-conformance does not certify the template for llm-npu"
+grep -E '^(e2e\.|[0-9]+ passed|CERTIFIED)' "$tmp/tb/meson-logs/testlog.txt" || true
+
+echo "== meson install of the template (beside the engine's plugins)"
+meson install -C "$tmp/tb" --no-rebuild >"$tmp/tinstall.log" 2>&1 ||
+    { cat "$tmp/tinstall.log" >&2; fail "meson install of the template failed"; }
+for f in plmm-npu-template.so npu-template.plugin; do
+    [ -f "$plugindir/$f" ] || fail "the template did not install $f into the plugin directory"
+done
 
 echo "== plmm backends"
 "$bindir/plmm" backends --backends npu-template,cpu >"$tmp/backends.txt" 2>&1 ||
     { cat "$tmp/backends.txt" >&2; fail "plmm backends failed with the template"; }
 cat "$tmp/backends.txt"
-grep -Eq '^ +npu-template +backend .* loaded ' "$tmp/backends.txt" ||
-    fail "plmm backends does not list npu-template as loaded"
+grep -Eq "^ +npu-template +backend .* loaded +$plugindir/npu-template.plugin" "$tmp/backends.txt" ||
+    fail "plmm backends does not list the installed npu-template as loaded"
 grep -Eq '^ +\[0\] npu-template ' "$tmp/backends.txt" ||
     fail "the npu-template backend did not open"
-
-echo "== plmm-conformance --profile llm-npu (the template's meson test)"
-meson test -C "$tmp/tb" --print-errorlogs conformance ||
-    fail "plmm-conformance does not certify the template for llm-npu"
-grep -E '^(e2e\.|[0-9]+ passed|CERTIFIED)' "$tmp/tb/meson-logs/testlog.txt" || true
 
 # ---- the template inside the engine, on a real model (when ../shared has it) ----
 shared=${PLMM_SHARED_DIR:-$root/../shared}
