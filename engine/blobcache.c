@@ -1,5 +1,7 @@
 #include "blobcache.h"
 
+#include "errors.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -8,8 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "errors.h"
 
 typedef struct file_header {
     char magic[8];
@@ -33,7 +33,7 @@ plmm_status plmm_blobcache_dir(const char *dir, char *out, size_t size)
         n = snprintf(out, size, "%s/.cache/plmm", home);
     else
         return plmm_err(PLMM_ERR_CONFIG, "no cache directory: set engine.cache_dir "
-                        "(XDG_CACHE_HOME and HOME are unset)");
+                                         "(XDG_CACHE_HOME and HOME are unset)");
     if (n < 0 || (size_t)n >= size)
         return plmm_err(PLMM_ERR_CONFIG, "cache directory path is too long");
     return PLMM_OK;
@@ -116,9 +116,9 @@ plmm_status plmm_blobcache_read(const char *dir, const char *key, void **out, ui
         return st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? plmm_err(PLMM_ERR_NOT_FOUND, "no cached blob '%s'", path)
-                               : plmm_err(PLMM_ERR_IO, "cannot open '%s': %s", path,
-                                          strerror(errno));
+        return errno == ENOENT
+                   ? plmm_err(PLMM_ERR_NOT_FOUND, "no cached blob '%s'", path)
+                   : plmm_err(PLMM_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     file_header h;
     const size_t key_len = strlen(key);
@@ -139,9 +139,12 @@ plmm_status plmm_blobcache_read(const char *dir, const char *key, void **out, ui
         goto out_close;
     }
     if (h.key_len != key_len || h.key_len > PLMM_BLOBCACHE_MAX_KEY ||
+        h.payload_size > (uint64_t)sb.st_size ||
         (uint64_t)sb.st_size != sizeof(h) + h.key_len + h.payload_size) {
-        st = plmm_err(PLMM_ERR_FORMAT, "'%s': size %lld does not match its header (truncated "
-                      "or another key)", path, (long long)sb.st_size);
+        st = plmm_err(PLMM_ERR_FORMAT,
+                      "'%s': size %lld does not match its header (truncated "
+                      "or another key)",
+                      path, (long long)sb.st_size);
         goto out_close;
     }
     stored = malloc(key_len + 1);
@@ -179,8 +182,7 @@ out_close:
     return st;
 }
 
-plmm_status plmm_blobcache_write(const char *dir, const char *key, const void *blob,
-                                 uint64_t size)
+plmm_status plmm_blobcache_write(const char *dir, const char *key, const void *blob, uint64_t size)
 {
     char path[4200], tmp[4300];
     plmm_status st;
@@ -188,7 +190,8 @@ plmm_status plmm_blobcache_write(const char *dir, const char *key, const void *b
     if (key_len == 0 || key_len > PLMM_BLOBCACHE_MAX_KEY)
         return plmm_err(PLMM_ERR_INVALID_ARG, "compatibility key of %zu bytes (1..%u allowed)",
                         key_len, PLMM_BLOBCACHE_MAX_KEY);
-    if ((st = make_dirs(dir)) != PLMM_OK || (st = plmm_blobcache_path(dir, key, path, sizeof(path))) != PLMM_OK)
+    if ((st = make_dirs(dir)) != PLMM_OK ||
+        (st = plmm_blobcache_path(dir, key, path, sizeof(path))) != PLMM_OK)
         return st;
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%08x", path, (long)getpid(), randombytes_random());
     file_header h;

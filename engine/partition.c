@@ -1,14 +1,14 @@
 #include "partition.h"
 
+#include "blobcache.h"
+#include "errors.h"
+
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "blobcache.h"
-#include "errors.h"
 
 #define KEY_MAX 2048
 
@@ -125,9 +125,11 @@ static plmm_status make_key(plmm_part_cache *c, const plmm_part_backend *be,
         return plmm_err(PLMM_ERR_BACKEND, "backend '%s': compat_key is not NUL-terminated",
                         be->name);
     sodium_bin2hex(sighex, sizeof(sighex), sig, 32);
-    int n = snprintf(key, size, "plmm-partition 1; model %s; backend %s %s; compat %s; bucket %u; "
-                     "partition %s", model_hash(c), be->desc->name,
-                     be->desc->version ? be->desc->version : "?", bkey, part->bucket, sighex);
+    int n = snprintf(key, size,
+                     "plmm-partition 1; model %s; backend %s %s; compat %s; bucket %u; "
+                     "partition %s",
+                     model_hash(c), be->desc->name, be->desc->version ? be->desc->version : "?",
+                     bkey, part->bucket, sighex);
     if (n < 0 || (size_t)n >= size)
         return plmm_err(PLMM_ERR_BACKEND, "backend '%s': compat_key is too long", be->name);
     *cacheable = c->dir != NULL;
@@ -165,14 +167,18 @@ static plmm_status obtain(plmm_part_cache *c, const plmm_part_backend *be,
             c->stats.load_ms += now_ms() - t0;
             if (st == PLMM_OK) {
                 c->stats.cache_loaded++;
-                logf_(c, PLMM_LOG_DEBUG, "blob cache: loaded a %llu-byte blob for backend '%s' "
-                      "(bucket %u, %u nodes)", (unsigned long long)size, be->name, part->bucket,
-                      part->n_nodes);
+                logf_(c, PLMM_LOG_DEBUG,
+                      "blob cache: loaded a %llu-byte blob for backend '%s' "
+                      "(bucket %u, %u nodes) in %.1f ms",
+                      (unsigned long long)size, be->name, part->bucket, part->n_nodes,
+                      now_ms() - t0);
                 return PLMM_OK;
             }
             c->stats.cache_rejected++;
-            logf_(c, PLMM_LOG_INFO, "blob cache: backend '%s' refused a cached blob (%s: %s); "
-                  "recompiling", be->name, plmm_status_str(st), be_err(be));
+            logf_(c, PLMM_LOG_INFO,
+                  "blob cache: backend '%s' refused a cached blob (%s: %s); "
+                  "recompiling",
+                  be->name, plmm_status_str(st), be_err(be));
         } else if (st == PLMM_ERR_FORMAT) {
             c->stats.cache_rejected++;
             logf_(c, PLMM_LOG_INFO, "blob cache: %s; recompiling", plmm_last_errmsg());
@@ -193,9 +199,10 @@ static plmm_status obtain(plmm_part_cache *c, const plmm_part_backend *be,
                         be->name);
     c->stats.compiled++;
     c->stats.compile_ms += dt;
-    logf_(c, PLMM_LOG_DEBUG, "blob cache: backend '%s' compiled a %llu-byte blob (bucket %u, %u "
-          "nodes) in %.1f ms", be->name, (unsigned long long)size, part->bucket, part->n_nodes,
-          dt);
+    logf_(c, PLMM_LOG_DEBUG,
+          "blob cache: backend '%s' compiled a %llu-byte blob (bucket %u, %u "
+          "nodes) in %.1f ms",
+          be->name, (unsigned long long)size, part->bucket, part->n_nodes, dt);
     if (cacheable) {
         if (plmm_blobcache_write(c->dir, key, blob, size) == PLMM_OK)
             c->stats.cache_written++;
@@ -223,8 +230,7 @@ plmm_status plmm_part_run(plmm_part_cache *c, const plmm_part_backend *be,
     const plmm_backend_vtbl *vt = be->desc->vtbl;
     entry *e = NULL;
     for (uint32_t i = 0; i < c->n && e == NULL; i++)
-        if (c->v[i].desc == be->desc && c->v[i].ctx == be->ctx &&
-            memcmp(c->v[i].sig, sig, 32) == 0)
+        if (c->v[i].desc == be->desc && c->v[i].ctx == be->ctx && memcmp(c->v[i].sig, sig, 32) == 0)
             e = &c->v[i];
     if (e == NULL) {
         if (c->n == c->cap) {

@@ -9,9 +9,8 @@
 #ifndef PLMM_ENGINE_PARTITION_H
 #define PLMM_ENGINE_PARTITION_H
 
-#include "plmm/backend.h"
-
 #include "gguf.h"
+#include "plmm/backend.h"
 
 /* Counters of one scheduler's blob handling (since it was created). */
 typedef struct plmm_part_stats {

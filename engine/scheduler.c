@@ -264,6 +264,11 @@ void plmm_sched_set_tokens(plmm_sched *s, uint32_t n_tokens)
     s->bucket = n_tokens;
 }
 
+bool plmm_sched_has_partitions(const plmm_sched *s)
+{
+    return s->any_partition;
+}
+
 uint32_t plmm_sched_chunk(const plmm_sched *s, uint32_t n)
 {
     if (!s->any_partition)

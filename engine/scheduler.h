@@ -82,6 +82,9 @@ extern const uint32_t plmm_sched_buckets[PLMM_SCHED_N_BUCKETS];
  * partitions are compiled for). */
 void plmm_sched_set_tokens(plmm_sched *s, uint32_t n_tokens);
 
+/* Does a backend of the partition contract take part? */
+bool plmm_sched_has_partitions(const plmm_sched *s);
+
 /* Tokens of the next chunk of a batch of n: n itself without partition
  * backends, else the largest bucket <= n. */
 uint32_t plmm_sched_chunk(const plmm_sched *s, uint32_t n);

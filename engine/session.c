@@ -7,6 +7,7 @@
 
 #include "blobcache.h"
 #include "errors.h"
+#include "lora.h"
 #include "plmm_sdk.h"
 
 /* ---- create / free ---- */
@@ -50,7 +51,7 @@ static plmm_status setup_partitions(plmm_session *s)
     const char *cfg = plmm_engine_cfg_str(e, "engine", "cache_dir");
     const char *use = dir;
     if (plmm_blobcache_dir(cfg, dir, sizeof(dir)) != PLMM_OK) {
-        if (plmm_sched_chunk(s->sched, 256) != 256)
+        if (plmm_sched_has_partitions(s->sched))
             plmm_engine_logf(e, PLMM_LOG_WARN, "blob cache disabled: %s", plmm_last_errmsg());
         use = NULL;
     }
@@ -121,6 +122,7 @@ PLMM_EXPORT plmm_status plmm_session_create(plmm_model *model, const plmm_sessio
 
     uint32_t cap_t, cap_n;
     plmm_forward_capacity(&model->hp, &cap_t, &cap_n);
+    plmm_lora_capacity(&model->hp, &cap_t, &cap_n); /* room for an adapter set later */
     if ((st = plmm_graph_builder_init(&s->gb, cap_t, cap_n)) != PLMM_OK)
         goto out_free;
 
@@ -236,6 +238,8 @@ static plmm_status eval_batch(plmm_session *s, const int32_t *ids, uint32_t n, b
         .all_logits = all_logits,
         .ids = s->ids,
         .pos = s->pos,
+        .lora = s->lora,
+        .lora_scale = s->lora_scale,
     };
     plmm_status st = plmm_forward_build(&s->gb, m->gguf, &m->hp, &m->w, &io);
     if (st != PLMM_OK)
@@ -411,7 +415,8 @@ PLMM_EXPORT plmm_status plmm_session_plan(plmm_session *s, uint32_t n_tokens, ch
         n_tokens = n_tokens == 0 ? 1 : s->n_batch;
     n_tokens = plmm_sched_chunk(s->sched, n_tokens);
     plmm_forward_io io = {.n_tokens = n_tokens, .pos0 = 0, .n_ctx = s->n_ctx,
-                          .kv_dtype = s->kv_dtype, .ids = s->ids, .pos = s->pos};
+                          .kv_dtype = s->kv_dtype, .ids = s->ids, .pos = s->pos,
+                          .lora = s->lora, .lora_scale = s->lora_scale};
     plmm_status st = plmm_forward_build(&s->gb, s->model->gguf, &s->model->hp, &s->model->w, &io);
     if (st != PLMM_OK)
         return st;

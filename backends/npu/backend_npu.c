@@ -25,11 +25,19 @@ static plmm_status n_init(const plmm_host_api *host, const plmm_option_value *op
     if (n_opts > 0 && opts == NULL)
         return plmm_sdk_error(host, PLMM_ERR_INVALID_ARG, "options are NULL");
     uint32_t bits = 16;
+    bool device_memory = false;
     for (uint32_t i = 0; i < n_opts; i++) {
+        const char *v = opts[i].v.s;
+        if (opts[i].key != NULL && strcmp(opts[i].key, "memory") == 0) {
+            if (opts[i].type != PLMM_OPT_ENUM || v == NULL ||
+                (strcmp(v, "unified") != 0 && strcmp(v, "device") != 0))
+                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "memory must be unified or device");
+            device_memory = strcmp(v, "device") == 0;
+            continue;
+        }
         if (opts[i].key == NULL || strcmp(opts[i].key, "activations") != 0)
             return plmm_sdk_error(host, PLMM_ERR_CONFIG, "unknown option '%s'",
                                   opts[i].key ? opts[i].key : "(null)");
-        const char *v = opts[i].v.s;
         if (opts[i].type != PLMM_OPT_ENUM || v == NULL ||
             (strcmp(v, "int8") != 0 && strcmp(v, "int16") != 0))
             return plmm_sdk_error(host, PLMM_ERR_CONFIG, "activations must be int8 or int16");
@@ -41,7 +49,9 @@ static plmm_status n_init(const plmm_host_api *host, const plmm_option_value *op
     memset(c, 0, sizeof(*c));
     c->host = host;
     c->act_bits = bits;
-    snprintf(c->key, sizeof(c->key), "npu %s blob %u w8 a%u", NPU_VERSION, NPU_BLOB_VERSION, bits);
+    c->device_memory = device_memory;
+    snprintf(c->key, sizeof(c->key), "npu %s blob %u w8 a%u %s", NPU_VERSION, NPU_BLOB_VERSION,
+             bits, device_memory ? "device" : "unified");
     c->key_hash = npu_fnv(c->key, strlen(c->key), UINT64_C(0xcbf29ce484222325));
     *out = c;
     return PLMM_OK;
@@ -91,8 +101,8 @@ static plmm_status n_device_props(plmm_backend_ctx *c, uint32_t index, plmm_devi
     p.type = PLMM_DEVICE_NPU;
     snprintf(p.name, sizeof(p.name), "reference NPU (w8a%u, emulated)", c->act_bits);
     snprintf(p.driver, sizeof(p.driver), "plmm-npu %s", NPU_VERSION);
-    p.flags = PLMM_DEVICE_UNIFIED_MEMORY | PLMM_DEVICE_INT8 | PLMM_DEVICE_FP16 |
-              PLMM_DEVICE_SOFTWARE;
+    p.flags = (c->device_memory ? 0 : PLMM_DEVICE_UNIFIED_MEMORY) | PLMM_DEVICE_INT8 |
+              PLMM_DEVICE_FP16 | PLMM_DEVICE_SOFTWARE;
     p.compute_units = 1;
     memcpy(out, &p, out->struct_size < sizeof(p) ? out->struct_size : sizeof(p));
     return PLMM_OK;
@@ -105,7 +115,7 @@ static plmm_status n_buffer_reqs(plmm_backend_ctx *c, uint32_t usage, plmm_buffe
     if (c == NULL || out == NULL || out->struct_size < sizeof(*out))
         return PLMM_ERR_INVALID_ARG;
     (void)usage;
-    out->flags = PLMM_BUFREQ_HOST_VISIBLE | PLMM_BUFREQ_IMPORT_HOST;
+    out->flags = c->device_memory ? 0 : PLMM_BUFREQ_HOST_VISIBLE | PLMM_BUFREQ_IMPORT_HOST;
     out->alignment = NPU_ALIGN;
     out->max_size = 0;
     return PLMM_OK;
@@ -158,6 +168,9 @@ static plmm_status n_buffer_map(plmm_backend_ctx *c, plmm_buffer *b, void **out)
 {
     if (c == NULL || b == NULL || out == NULL)
         return PLMM_ERR_INVALID_ARG;
+    if (c->device_memory)
+        return plmm_sdk_error(c->host, PLMM_ERR_UNSUPPORTED,
+                              "memory = device: buffers are not host visible");
     *out = b->base;
     return PLMM_OK;
 }
@@ -165,8 +178,10 @@ static plmm_status n_buffer_map(plmm_backend_ctx *c, plmm_buffer *b, void **out)
 static plmm_status range_ok(plmm_backend_ctx *c, const plmm_buffer *b, uint64_t off, uint64_t n)
 {
     if (off > b->size || n > b->size - off)
-        return plmm_sdk_error(c->host, PLMM_ERR_RANGE, "%llu bytes at %llu exceed a %llu-byte "
-                              "buffer", (unsigned long long)n, (unsigned long long)off,
+        return plmm_sdk_error(c->host, PLMM_ERR_RANGE,
+                              "%llu bytes at %llu exceed a %llu-byte "
+                              "buffer",
+                              (unsigned long long)n, (unsigned long long)off,
                               (unsigned long long)b->size);
     return PLMM_OK;
 }
@@ -261,6 +276,14 @@ static const plmm_option_schema options[] = {
      .choices = "int8|int16",
      .help = "precision of activations entering matrix products (part of the blob "
              "compatibility key)"},
+    {.key = "memory",
+     .type = PLMM_OPT_ENUM,
+     .default_value = "unified",
+     .min = 1,
+     .max = 0,
+     .choices = "unified|device",
+     .help = "unified: buffers are host memory shared with the engine; device: emulate "
+             "memory the host cannot map (tensors are copied in and out)"},
 };
 
 #define WEIGHTS                                                                                    \
@@ -274,7 +297,9 @@ static const plmm_option_schema options[] = {
 
 /* K <= 65536 keeps int8 sums inside int32 */
 static const plmm_op_caps caps[] = {
-    {.op = PLMM_OP_MUL_MAT, .flags = PLMM_CAP_NONCONTIG, .dtypes = WEIGHTS,
+    {.op = PLMM_OP_MUL_MAT,
+     .flags = PLMM_CAP_NONCONTIG,
+     .dtypes = WEIGHTS,
      .max_ne = {65536, 0, 1, 1}},
     {.op = PLMM_OP_RMS_NORM, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32},
     {.op = PLMM_OP_ADD, .flags = PLMM_CAP_NONCONTIG, .dtypes = F32},

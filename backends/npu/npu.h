@@ -12,7 +12,9 @@
  *  - tensors between ops are stored as fp16, and the vector ops (RMS_NORM,
  *    ADD, MUL, SCALE, SILU, SWIGLU) compute in fp32 on fp16 storage;
  *    norm weights and biases are fp16.
- * Memory is host memory (unified), so the engine hands it host pointers.
+ * Memory is host memory (unified), so the engine hands it host pointers;
+ * option memory = device hides it from the host (no buffer_map), as on a
+ * discrete device, so the engine copies tensors in and out.
  */
 #ifndef PLMM_NPU_H
 #define PLMM_NPU_H
@@ -21,7 +23,7 @@
 
 #define NPU_VERSION "1.0.0"
 #define NPU_BLOB_MAGIC "PLMMNPUB"
-#define NPU_BLOB_VERSION 1u
+#define NPU_BLOB_VERSION 2u
 #define NPU_ALIGN 64
 #define NPU_MAX_TENSORS 4096u
 #define NPU_MAX_NODES 4096u
@@ -45,9 +47,9 @@ typedef struct npu_blob_header {
     uint32_t n_outputs;
     uint32_t act_bits; /* 8 or 16 */
     uint32_t reserved;
-    uint64_t key_hash;     /* FNV-1a of the compat key it was compiled under */
+    uint64_t key_hash;     /* npu_fnv of the compat key it was compiled under */
     uint64_t payload_size; /* bytes after this header */
-    uint64_t checksum;     /* FNV-1a of the payload */
+    uint64_t checksum;     /* npu_fnv of the payload */
 } npu_blob_header;
 
 typedef struct npu_blob_tensor {
@@ -56,7 +58,7 @@ typedef struct npu_blob_tensor {
     int32_t index;  /* input/output index, else -1 */
     uint32_t reserved;
     int64_t ne[PLMM_MAX_DIMS];
-    uint64_t data_off;  /* payload offset of weight data (WMAT: int8 rows, then int32 m, int32 sh) */
+    uint64_t data_off; /* payload offset of weight data (WMAT: int8 rows, then int32 m, int32 sh) */
     uint64_t data_size; /* bytes of weight data */
 } npu_blob_tensor;
 
@@ -85,6 +87,7 @@ struct plmm_buffer {
 
 struct plmm_backend_ctx {
     const plmm_host_api *host;
+    bool device_memory; /* emulate memory the host cannot map (option memory = device) */
     /* live objects, released by shutdown */
     struct npu_node *buffers, *compiled;
     uint32_t act_bits;
@@ -99,9 +102,9 @@ struct plmm_compiled {
     uint8_t *payload; /* NPU_ALIGN-aligned copy */
     const npu_blob_tensor *bt;
     const npu_blob_node *bn;
-    float **act;    /* per tensor: values of activations (IN, OUT, SCRATCH; SCRATCH holds
-                       fp16-rounded values) and of NPU_WVEC weights (fp16 values) */
-    int8_t *xq;     /* per-token quantized activation row (largest K), int8 or int16 */
+    float **act; /* per tensor: values of activations (IN, OUT, SCRATCH; SCRATCH holds
+                    fp16-rounded values) and of NPU_WVEC weights (fp16 values) */
+    int8_t *xq;  /* per-token quantized activation row (largest K), int8 or int16 */
     int32_t *acc;
 };
 
@@ -113,8 +116,8 @@ bool npu_weight_dtype_ok(uint32_t dtype);
 void npu_dequant_row(uint32_t dtype, const void *src, float *dst, int64_t n);
 /* Requantize a (K, N) weight to int8 rows (N * K bytes) and per-channel
  * fixed-point multipliers m[N], sh[N]; tmp holds K floats. */
-void npu_quantize_matrix(uint32_t dtype, const uint8_t *w, uint64_t row_bytes, int64_t K,
-                         int64_t N, int8_t *q, int32_t *m, int32_t *sh, float *tmp);
+void npu_quantize_matrix(uint32_t dtype, const uint8_t *w, uint64_t row_bytes, int64_t K, int64_t N,
+                         int8_t *q, int32_t *m, int32_t *sh, float *tmp);
 
 /* ---- npu_compile.c ---- */
 

@@ -12,10 +12,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* FNV-1a over 64-bit little-endian words (then the tail bytes): a fast
+ * integrity check of blobs, not a cryptographic one. */
 uint64_t npu_fnv(const void *p, uint64_t n, uint64_t h)
 {
     const uint8_t *b = p;
-    for (uint64_t i = 0; i < n; i++) {
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h ^= w;
+        h *= UINT64_C(0x100000001b3);
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) {
         h ^= b[i];
         h *= UINT64_C(0x100000001b3);
     }
@@ -139,17 +149,17 @@ bool npu_node_supported(const plmm_node *n)
     switch (n->op) {
     case PLMM_OP_MUL_MAT:
         /* weights: a constant 2D matrix with dense rows; activations: f32 rows */
-        return (a->flags & PLMM_TENSOR_WEIGHT) && npu_weight_dtype_ok(a->dtype) &&
-               a->ne[2] == 1 && a->ne[3] == 1 && plmm_dtype_row_bytes(a->dtype, a->ne[0]) > 0 &&
+        return (a->flags & PLMM_TENSOR_WEIGHT) && npu_weight_dtype_ok(a->dtype) && a->ne[2] == 1 &&
+               a->ne[3] == 1 && plmm_dtype_row_bytes(a->dtype, a->ne[0]) > 0 &&
                a->nb[0] == plmm_dtype_block_bytes(a->dtype) && is_f32_act(b) &&
                b->ne[0] == a->ne[0] && b->ne[2] == 1 && b->ne[3] == 1 && d->ne[0] == a->ne[1] &&
                d->ne[1] == b->ne[1] && a->ne[0] <= 65536; /* int8 x int8 sums stay inside int32 */
     case PLMM_OP_RMS_NORM:
         return is_f32_act(a) && same_shape(a, d) &&
-               (b == NULL || ((b->flags & PLMM_TENSOR_WEIGHT) &&
-                              (b->dtype == PLMM_DTYPE_F32 || b->dtype == PLMM_DTYPE_F16) &&
-                              b->ne[0] == a->ne[0] && b->ne[1] == 1 && b->ne[2] == 1 &&
-                              b->ne[3] == 1));
+               (b == NULL ||
+                ((b->flags & PLMM_TENSOR_WEIGHT) &&
+                 (b->dtype == PLMM_DTYPE_F32 || b->dtype == PLMM_DTYPE_F16) &&
+                 b->ne[0] == a->ne[0] && b->ne[1] == 1 && b->ne[2] == 1 && b->ne[3] == 1));
     case PLMM_OP_ADD:
     case PLMM_OP_MUL:
         return is_f32_act(a) && same_shape(a, d) && b != NULL &&
@@ -227,22 +237,22 @@ plmm_status npu_compile(plmm_backend_ctx *c, const plmm_partition *part, void **
                 mat = mat || (part->nodes[k].op == PLMM_OP_MUL_MAT && part->nodes[k].src[0] == t);
             if (mat) {
                 x->role = NPU_WMAT;
-                x->data_size = align_up((uint64_t)t->ne[0] * (uint64_t)t->ne[1]) +
-                               8 * (uint64_t)t->ne[1];
+                x->data_size =
+                    align_up((uint64_t)t->ne[0] * (uint64_t)t->ne[1]) + 8 * (uint64_t)t->ne[1];
                 if (t->ne[0] > max_k)
                     max_k = t->ne[0];
             } else {
                 x->role = NPU_WVEC;
                 x->data_size = 2 * (uint64_t)plmm_tensor_nelements(t);
                 if (!plmm_tensor_is_contiguous(t)) {
-                    st = plmm_sdk_error(c->host, PLMM_ERR_UNSUPPORTED, "weight '%s' is not contiguous",
-                                        t->name ? t->name : "?");
+                    st = plmm_sdk_error(c->host, PLMM_ERR_UNSUPPORTED,
+                                        "weight '%s' is not contiguous", t->name ? t->name : "?");
                     goto out;
                 }
             }
             if (host_addr(t) == NULL) {
-                st = plmm_sdk_error(c->host, PLMM_ERR_INVALID_ARG, "weight '%s' is not in host memory",
-                                    t->name ? t->name : "?");
+                st = plmm_sdk_error(c->host, PLMM_ERR_INVALID_ARG,
+                                    "weight '%s' is not in host memory", t->name ? t->name : "?");
                 goto out;
             }
             x->data_off = tables + wbytes;
@@ -267,8 +277,10 @@ plmm_status npu_compile(plmm_backend_ctx *c, const plmm_partition *part, void **
     }
     for (uint32_t i = 0; i < part->n_outputs; i++)
         if (find(l, part->outputs[i]) < 0) {
-            st = plmm_sdk_error(c->host, PLMM_ERR_INVALID_ARG, "output %u is not a tensor of the "
-                                "partition's nodes", i);
+            st = plmm_sdk_error(c->host, PLMM_ERR_INVALID_ARG,
+                                "output %u is not a tensor of the "
+                                "partition's nodes",
+                                i);
             goto out;
         }
     const uint64_t payload = tables + wbytes, total = sizeof(npu_blob_header) + payload;
@@ -368,8 +380,8 @@ static const char *validate(const plmm_compiled *cp, const plmm_partition *part,
                             const tensor_list *l, int64_t *max_k)
 {
     const npu_blob_header *h = &cp->h;
-    const uint64_t tables =
-        (uint64_t)h->n_tensors * sizeof(npu_blob_tensor) + (uint64_t)h->n_nodes * sizeof(npu_blob_node);
+    const uint64_t tables = (uint64_t)h->n_tensors * sizeof(npu_blob_tensor) +
+                            (uint64_t)h->n_nodes * sizeof(npu_blob_node);
     *max_k = 1;
     if (l->n != h->n_tensors)
         return "compiled for a partition with other tensors";
@@ -383,20 +395,19 @@ static const char *validate(const plmm_compiled *cp, const plmm_partition *part,
                 return "tensor shape out of range";
         switch (t->role) {
         case NPU_IN:
-            if (t->index < 0 || (uint32_t)t->index >= h->n_inputs ||
-                part->inputs[t->index] != pt)
+            if (t->index < 0 || (uint32_t)t->index >= h->n_inputs || part->inputs[t->index] != pt)
                 return "input binding differs";
             break;
         case NPU_OUT:
-            if (t->index < 0 || (uint32_t)t->index >= h->n_outputs ||
-                part->outputs[t->index] != pt)
+            if (t->index < 0 || (uint32_t)t->index >= h->n_outputs || part->outputs[t->index] != pt)
                 return "output binding differs";
             break;
         case NPU_WMAT:
         case NPU_WVEC: {
-            uint64_t need = t->role == NPU_WMAT
-                                ? align_up((uint64_t)t->ne[0] * (uint64_t)t->ne[1]) + 8 * (uint64_t)t->ne[1]
-                                : 2 * (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+            uint64_t need =
+                t->role == NPU_WMAT
+                    ? align_up((uint64_t)t->ne[0] * (uint64_t)t->ne[1]) + 8 * (uint64_t)t->ne[1]
+                    : 2 * (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
             if (t->data_off < tables || t->data_off > h->payload_size ||
                 t->data_size > h->payload_size - t->data_off || t->data_size < need ||
                 t->data_off % NPU_ALIGN != 0)
@@ -456,7 +467,8 @@ plmm_status npu_blob_load(plmm_backend_ctx *c, const plmm_partition *part, const
         h.n_outputs != part->n_outputs || h.n_tensors == 0 || h.n_tensors > NPU_MAX_TENSORS)
         return bad_blob(c, "compiled for another partition or bucket");
     if ((uint64_t)h.n_tensors * sizeof(npu_blob_tensor) +
-            (uint64_t)h.n_nodes * sizeof(npu_blob_node) > h.payload_size)
+            (uint64_t)h.n_nodes * sizeof(npu_blob_node) >
+        h.payload_size)
         return bad_blob(c, "tables exceed the payload");
     tensor_list *l = npu_alloc(c, sizeof(*l));
     plmm_compiled *cp = npu_alloc(c, sizeof(*cp));
@@ -487,7 +499,8 @@ plmm_status npu_blob_load(plmm_backend_ctx *c, const plmm_partition *part, const
         const npu_blob_tensor *t = &cp->bt[i];
         if (t->role == NPU_WMAT)
             continue;
-        uint64_t n = (uint64_t)t->ne[0] * (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
+        uint64_t n =
+            (uint64_t)t->ne[0] * (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
         if (n > (UINT64_C(1) << 31) || (cp->act[i] = npu_alloc(c, 4 * n)) == NULL) {
             bad = "activation storage too large or out of memory";
             break;

@@ -79,9 +79,10 @@ static void mul_mat(plmm_compiled *cp, const npu_blob_tensor *wt, const float *x
 {
     const int64_t K = wt->ne[0], N = wt->ne[1];
     const int8_t *w = (const int8_t *)(cp->payload + wt->data_off);
-    const int32_t *mult = (const int32_t *)(const void *)(cp->payload + wt->data_off +
-                                                          ((uint64_t)K * (uint64_t)N + NPU_ALIGN - 1) /
-                                                              NPU_ALIGN * NPU_ALIGN);
+    const int32_t *mult =
+        (const int32_t *)(const void *)(cp->payload + wt->data_off +
+                                        ((uint64_t)K * (uint64_t)N + NPU_ALIGN - 1) / NPU_ALIGN *
+                                            NPU_ALIGN);
     const int32_t *shift = mult + N;
     const bool wide = cp->h.act_bits == 16;
     const float qmax = wide ? 32767.0f : 127.0f;
@@ -165,7 +166,8 @@ static plmm_status run_node(plmm_compiled *cp, const npu_blob_node *nd)
             int64_t i1 = r % dt->ne[1], r2 = r / dt->ne[1];
             int64_t i2 = r2 % dt->ne[2], i3 = r2 / dt->ne[2];
             const int64_t *bn = btn->ne;
-            int64_t j = (i0 % bn[0]) + bn[0] * ((i1 % bn[1]) + bn[1] * ((i2 % bn[2]) + bn[2] * (i3 % bn[3])));
+            int64_t j = (i0 % bn[0]) +
+                        bn[0] * ((i1 % bn[1]) + bn[1] * ((i2 % bn[2]) + bn[2] * (i3 % bn[3])));
             float va = ld(a, i), vb = ld(b, j);
             st(y, i, nd->op == PLMM_OP_ADD ? va + vb : va * vb, half);
         }
@@ -190,7 +192,8 @@ static plmm_status run_node(plmm_compiled *cp, const npu_blob_node *nd)
 plmm_status npu_execute(plmm_backend_ctx *c, plmm_compiled *cp, const plmm_partition *bind)
 {
     if (cp == NULL || bind == NULL || bind->struct_size < sizeof(plmm_partition) ||
-        (bind->n_inputs > 0 && bind->inputs == NULL) || (bind->n_outputs > 0 && bind->outputs == NULL))
+        (bind->n_inputs > 0 && bind->inputs == NULL) ||
+        (bind->n_outputs > 0 && bind->outputs == NULL))
         return plmm_sdk_error(c->host, PLMM_ERR_INVALID_ARG, "compiled or binding is NULL");
     if (bind->bucket != cp->h.bucket || bind->n_inputs != cp->h.n_inputs ||
         bind->n_outputs != cp->h.n_outputs || bind->n_nodes != cp->h.n_nodes)
@@ -219,9 +222,9 @@ plmm_status npu_execute(plmm_backend_ctx *c, plmm_compiled *cp, const plmm_parti
     for (uint32_t i = 0; i < cp->h.n_tensors; i++) {
         const npu_blob_tensor *t = &cp->bt[i];
         plmm_tensor *live = t->role == NPU_OUT ? bind->outputs[t->index] : NULL;
-        if (t->role == NPU_OUT && (live == NULL || host_addr(live) == NULL ||
-                                   live->dtype != t->dtype ||
-                                   memcmp(live->ne, t->ne, sizeof(t->ne)) != 0))
+        if (t->role == NPU_OUT &&
+            (live == NULL || host_addr(live) == NULL || live->dtype != t->dtype ||
+             memcmp(live->ne, t->ne, sizeof(t->ne)) != 0))
             return plmm_sdk_error(c->host, PLMM_ERR_INVALID_ARG,
                                   "output %d is not host memory of the compiled dtype and shape",
                                   t->index);

@@ -13,9 +13,17 @@
 bool npu_weight_dtype_ok(uint32_t dtype)
 {
     switch (dtype) {
-    case PLMM_DTYPE_F32: case PLMM_DTYPE_F16: case PLMM_DTYPE_BF16: case PLMM_DTYPE_Q8_0:
-    case PLMM_DTYPE_Q4_0: case PLMM_DTYPE_Q4_1: case PLMM_DTYPE_Q5_0: case PLMM_DTYPE_Q5_1:
-    case PLMM_DTYPE_Q4_K: case PLMM_DTYPE_Q5_K: case PLMM_DTYPE_Q6_K:
+    case PLMM_DTYPE_F32:
+    case PLMM_DTYPE_F16:
+    case PLMM_DTYPE_BF16:
+    case PLMM_DTYPE_Q8_0:
+    case PLMM_DTYPE_Q4_0:
+    case PLMM_DTYPE_Q4_1:
+    case PLMM_DTYPE_Q5_0:
+    case PLMM_DTYPE_Q5_1:
+    case PLMM_DTYPE_Q4_K:
+    case PLMM_DTYPE_Q5_K:
+    case PLMM_DTYPE_Q6_K:
         return true;
     default:
         return false;
@@ -175,8 +183,8 @@ static void fixed_point(double scale, int32_t *m, int32_t *sh)
     *sh = 31 - e;
 }
 
-void npu_quantize_matrix(uint32_t dtype, const uint8_t *w, uint64_t row_bytes, int64_t K,
-                         int64_t N, int8_t *q, int32_t *m, int32_t *sh, float *tmp)
+void npu_quantize_matrix(uint32_t dtype, const uint8_t *w, uint64_t row_bytes, int64_t K, int64_t N,
+                         int8_t *q, int32_t *m, int32_t *sh, float *tmp)
 {
     for (int64_t n = 0; n < N; n++) {
         npu_dequant_row(dtype, w + (uint64_t)n * row_bytes, tmp, K);

@@ -149,8 +149,8 @@ typedef struct plmm_buffer_reqs {
  *  1. Buckets. A batch is split into chunks of a fixed token count (the
  *     bucket): 256, 64, 16 and 1 for prompts, 1 for decoding. Each chunk is
  *     one graph; partitions are compiled per bucket.
- *  2. Claim. For every distinct graph the engine calls partition_claim once.
- *     A claim counts only for nodes the descriptor's caps cover (claiming
+ *  2. Claim. For every graph it runs (each evaluation) the engine calls
+ *     partition_claim; keep it cheap and deterministic. A claim counts only for nodes the descriptor's caps cover (claiming
  *     an undeclared op has no effect). Nodes go to the first backend of
  *     [engine] backends that claims (partition) or runs (graph) them;
  *     unclaimed nodes run on the graph backends, or on the CPU under

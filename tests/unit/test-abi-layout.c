@@ -13,6 +13,7 @@
  * built against the old headers.
  */
 #include "plmm/backend.h"
+#include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
 #include "test.h"
 

@@ -5,25 +5,26 @@
  * changed backend option or a changed model compiles again (another key);
  * a corrupt or truncated cache file is detected, reported and rebuilt;
  * fallback = strict fails naming the op, fallback = observable runs it on
- * the CPU and says so; the plan shows the partitions. Also the cache file
- * format on its own (plmm_blobcache_*), and compile vs load times.
+ * the CPU and says so; the plan shows the partitions; an unusable cache
+ * directory only costs the caching; a backend whose memory the host
+ * cannot map gets its tensors copied and computes the same. Also the cache file format on its own
+ * (plmm_blobcache_*), and compile vs load times.
  */
+#include "blobcache.h"
+#include "engine_impl.h"
+#include "plmm/plmm.h"
+#include "test.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "plmm/plmm.h"
-
-#include "blobcache.h"
-#include "engine_impl.h"
-#include "test.h"
-
 #define PROMPT_TOKENS 21 /* a 16-token bucket and five 1-token ones */
 
 static char model_path[4096];
-static char cache_dir[4096];
+static char cache_dir[1024];
 static char logbuf[16384];
 
 static void log_sink(void *user, int level, const char *msg)
@@ -195,6 +196,13 @@ static void test_reuse(void)
               (unsigned long long)warm.cache_loaded);
     CHECK_CONTAINS(logbuf, "loaded a");
     CHECK(l_cold == l_warm); /* the cached blob computes exactly what the fresh one did */
+    /* device memory the host cannot map: the engine copies in and out, same results */
+    plmm_part_stats dev;
+    float l_dev = 3;
+    CHECK(start(model_path, "npu,cpu", "strict", "backend.npu.memory=device", &dev, &l_dev,
+                NULL) == PLMM_OK);
+    CHECK(dev.compiled == cold.compiled && dev.executed == cold.executed);
+    CHECK_MSG(l_dev == l_cold, "device memory: %g, unified: %g", (double)l_dev, (double)l_cold);
     printf("blobs: %llu compiled in %.2f ms (first start); loaded from the cache in %.2f ms "
            "(second start)\n",
            (unsigned long long)cold.compiled, cold.compile_ms, warm.load_ms);
@@ -223,7 +231,7 @@ static void test_invalidation(void)
           PLMM_OK);
     CHECK(st.compiled == 0 && st.cache_loaded == n);
     /* a changed model (one byte of its last tensor): another model hash */
-    char copy[4200];
+    char copy[1100];
     snprintf(copy, sizeof(copy), "%s/model-copy.gguf", cache_dir);
     FILE *in = fopen(model_path, "rb"), *out = fopen(copy, "wb");
     CHECK(in != NULL && out != NULL);
@@ -284,6 +292,27 @@ static void test_corrupt(void)
     CHECK(st.cache_rejected == 1 && st.compiled == 1);
 }
 
+/* A cache directory that cannot be created: blobs stay in memory, with a warning. */
+static void test_unwritable(void)
+{
+    plmm_part_stats st;
+    char saved[1024], file[1100];
+    snprintf(saved, sizeof(saved), "%s", cache_dir);
+    snprintf(file, sizeof(file), "%s/not-a-dir", saved);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f != NULL)
+        fclose(f);
+    if (snprintf(cache_dir, sizeof(cache_dir), "%.1000s/sub", file) >= (int)sizeof(cache_dir))
+        return;
+    CHECK(start(model_path, "npu,cpu", "strict", NULL, &st, NULL, NULL) == PLMM_OK);
+    CHECK(st.compiled > 0 && st.cache_written == 0 && st.executed > 0);
+    CHECK_CONTAINS(logbuf, "cannot create cache directory");
+    CHECK_CONTAINS(logbuf, "the blob stays in memory");
+    snprintf(cache_dir, sizeof(cache_dir), "%s", saved);
+    unlink(file);
+}
+
 static void test_fallback(void)
 {
     plmm_part_stats st;
@@ -332,6 +361,7 @@ int main(void)
     test_reuse();
     test_invalidation();
     test_corrupt();
+    test_unwritable();
     test_fallback();
     clear_dir(cache_dir);
     rmdir(cache_dir);
