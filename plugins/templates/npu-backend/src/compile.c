@@ -167,7 +167,7 @@ static plmm_status build_tables(cstate *s, nt_blob_instr *ins)
         } else if (c->t->flags & PLMM_TENSOR_WEIGHT) {
             bt->role = NT_ROLE_WEIGHT;
             /* the device layout: Q8_0 matrices stay int8 with their block
-             * scales, F32/F16 matrices follow weight_format, the rest (norm
+             * scales, other matrices follow weight_format, the rest (norm
              * weights, biases) stay F32 */
             if (c->matrix_only && c->t->dtype == PLMM_DTYPE_Q8_0)
                 bt->dtype = PLMM_DTYPE_Q8_0;
