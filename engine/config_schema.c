@@ -6,8 +6,9 @@
  *
  * A family of sections whose keys a plugin declares ([backend.NAME]) has
  * no table: its keys are checked against the plugin's schema when the
- * plugin loads. [expert.NAME] will be such a family too; [tmodel],
- * [privacy], [ledger] and [server] will be plain tables.
+ * plugin loads. [expert.NAME] is such a family whose sections also carry
+ * the keys the engine defines for every expert (plmm_config_family_keys);
+ * [tmodel], [privacy], [ledger] and [server] are plain tables.
  */
 #include "config.h"
 #include "errors.h"
@@ -82,6 +83,45 @@ static const plmm_option_schema chat_keys[] = {
      "system prompt placed before every conversation; unset = none"},
 };
 
+/* ---- [server] ---- */
+
+static const plmm_option_schema server_keys[] = {
+    {"host", PLMM_OPT_STRING, 0, "127.0.0.1", NO_RANGE, NULL,
+     "address `plmm serve` listens on (an IPv4 or IPv6 address or a host name); "
+     "0.0.0.0 exposes the server to the network"},
+    {"port", PLMM_OPT_INT, 0, "8080", 0, 65535, NULL,
+     "TCP port; 0 = any free port (the chosen one is printed)"},
+    {"slots", PLMM_OPT_INT, 0, "1", 1, 64, NULL,
+     "requests generated in parallel, each with its own session (KV cache)"},
+    {"queue", PLMM_OPT_INT, 0, "16", 0, 4096, NULL,
+     "requests that may wait for a free slot; more get 503"},
+    {"ctx", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "context length of each slot in tokens (prompt + answer); 0 = engine.context"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL,
+     "most tokens one request may generate, and the default when it gives no max_tokens"},
+    {"max_body_bytes", PLMM_OPT_INT, 0, "1048576", 256, 1073741824, NULL,
+     "largest request body accepted; larger ones get 413"},
+    {"max_connections", PLMM_OPT_INT, 0, "64", 2, 65536, NULL,
+     "open connections at most; must exceed slots + queue"},
+    {"idle_timeout", PLMM_OPT_INT, 0, "60", 0, 86400, NULL,
+     "seconds a connection may stay silent before it is closed; 0 = never"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "when set, every /v1 request needs the header 'Authorization: Bearer KEY'"},
+    {"model_id", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "model name in /v1/models and responses; unset = the model file's name without .gguf"},
+    {"request_log", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "append one JSON line per request to this file (time, remote, method, path, status, "
+     "model, token counts, duration); unset = no log"},
+    {"log_bodies", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "also write each request body into the request log"},
+    {"bundles_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "directory of update bundles served read-only at GET /v1/bundles/NAME; unset = none"},
+    {"shutdown_grace_ms", PLMM_OPT_INT, 0, "5000", 0, 600000, NULL,
+     "on SIGINT/SIGTERM, how long running requests may finish before they are cancelled"},
+    {"token_delay_ms", PLMM_OPT_INT, 0, "0", 0, 60000, NULL,
+     "pause after each generated token, to play a slow server when testing clients; 0 = off"},
+};
+
 /* ---- [tmodel] ---- */
 
 /* The same key names as the engine's keys of [expert.NAME]: both configure an
@@ -130,6 +170,51 @@ static const plmm_option_schema tmodel_keys[] = {
      "stream the answer as it is produced (SSE for openai)"},
 };
 
+/* ---- [expert.NAME]: the engine's keys of every expert ---- */
+
+static const plmm_option_schema expert_keys[] = {
+    {"enabled", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "consult this expert (false keeps the section but routes around it)"},
+    {"connector", PLMM_OPT_ENUM, 0, NULL, NO_RANGE, "local|openai",
+     "how the E-model is reached: local = a GGUF model or LoRA adapter run by "
+     "this engine, openai = an OpenAI-compatible server; required"},
+    {"model", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL, "local: the E-model's GGUF file"},
+    {"lora", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "local: a GGUF LoRA adapter applied to the P-model instead of a second model"},
+    {"lora_scale", PLMM_OPT_FLOAT, 0, "1.0", 0, 4, NULL, "local: scale of the LoRA adapter"},
+    {"context", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "local: context of the connector's session in tokens; 0 = [engine] context"},
+    {"endpoint", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: base URL including /v1, e.g. http://127.0.0.1:8081/v1"},
+    {"model_name", PLMM_OPT_STRING, 0, "", NO_RANGE, NULL,
+     "openai: model id sent with each request; empty = the server's default"},
+    {"api_key_env", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: environment variable holding the API key, sent as a Bearer token"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: the API key itself, used when api_key_env is unset or empty; prefer "
+     "api_key_env (an INI file is easily copied)"},
+    {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "openai: extra CA bundle; TLS verification is always on"},
+    {"share", PLMM_OPT_ENUM, 0, "pseudonymized", NO_RANGE, "none|pseudonymized|full",
+     "what the E-model may receive: none = only questions with no personal data, "
+     "pseudonymized = personal data replaced by placeholders, full = as typed"},
+    {"price_per_1k_tokens", PLMM_OPT_FLOAT, 0, "0", 0, 1e6, NULL,
+     "price of 1000 tokens (prompt + completion), metered per consultation"},
+    {"budget", PLMM_OPT_FLOAT, 0, "-1", -1, 1e9, NULL,
+     "most this expert may cost per engine run, in the unit of the price; "
+     "-1 = unlimited, 0 = never consulted"},
+    {"timeout", PLMM_OPT_FLOAT, 0, "60", 0.1, 3600, NULL, "seconds a whole consultation may take"},
+    {"connect_timeout", PLMM_OPT_FLOAT, 0, "10", 0.1, 600, NULL,
+     "openai: seconds to establish the connection"},
+    {"read_timeout", PLMM_OPT_FLOAT, 0, "0", 0, 3600, NULL,
+     "openai: longest silence while waiting for or receiving the answer; 0 = only timeout"},
+    {"max_retries", PLMM_OPT_INT, 0, "2", 0, 10, NULL,
+     "openai: retries on 429, 5xx and connection errors, with backoff"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL, "most tokens of one answer"},
+    {"stream", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "stream the answer as it is produced (SSE for openai)"},
+};
+
 /* ---- all sections ---- */
 
 static const plmm_config_section_def sections[] = {
@@ -141,6 +226,10 @@ static const plmm_config_section_def sections[] = {
      "penalties and takes the most likely token).",
      sampling_keys, COUNT(sampling_keys)},
     {"chat", "How conversations are turned into a prompt.", chat_keys, COUNT(chat_keys)},
+    {"server",
+     "The OpenAI-compatible HTTP server of `plmm serve` (docs/server.md): address, "
+     "parallel slots, the request queue, limits, authentication and the request log.",
+     server_keys, COUNT(server_keys)},
     {"tmodel",
      "The T-model: a large general model consulted when neither the P-model nor an expert "
      "should answer. Configured like an expert's E-model, with the same connector kinds and "
@@ -151,12 +240,28 @@ static const plmm_config_section_def sections[] = {
      "plugins and their options). The keys are declared by the plugin and checked when it "
      "loads; a key the plugin does not declare is an error.",
      NULL, 0},
+    {"expert.",
+     "One expert domain; NAME is the expert plugin's name (`plmm experts` lists them). An "
+     "expert is consulted only when its section exists and `enabled` is true. The keys below "
+     "are the engine's and exist for every expert; a plugin may declare more, checked when it "
+     "loads. API keys are read from the environment variable `api_key_env` names.",
+     NULL, 0},
 };
 
 const plmm_config_section_def *plmm_config_schema(uint32_t *n)
 {
     *n = COUNT(sections);
     return sections;
+}
+
+const plmm_option_schema *plmm_config_family_keys(const char *family, uint32_t *n)
+{
+    if (strcmp(family, "expert.") == 0) {
+        *n = COUNT(expert_keys);
+        return expert_keys;
+    }
+    *n = 0;
+    return NULL;
 }
 
 const plmm_config_section_def *plmm_config_section_lookup(const char *section)
@@ -232,12 +337,15 @@ plmm_status plmm_config_write_reference(FILE *out)
             fprintf(out, "### `[%sNAME]`\n\n%s\n\n", s->name, s->help);
         else
             fprintf(out, "### `[%s]`\n\n%s\n\n", s->name, s->help);
-        if (s->keys == NULL)
+        uint32_t n_keys = s->n_keys;
+        const plmm_option_schema *keys =
+            s->keys != NULL ? s->keys : plmm_config_family_keys(s->name, &n_keys);
+        if (keys == NULL)
             continue;
         fputs("| key | type | default | allowed | meaning |\n", out);
         fputs("|-----|------|---------|---------|---------|\n", out);
-        for (uint32_t k = 0; k < s->n_keys; k++)
-            write_key(out, &s->keys[k]);
+        for (uint32_t k = 0; k < n_keys; k++)
+            write_key(out, &keys[k]);
         fputs("\n", out);
     }
     if (ferror(out))
