@@ -42,6 +42,7 @@
 #ifndef PLMM_UPDATE_H
 #define PLMM_UPDATE_H
 
+#include "plmm/plmm.h"
 #include "plmm/types.h"
 
 #include <stdint.h>
