@@ -79,6 +79,40 @@ static const plmm_option_schema chat_keys[] = {
      "system prompt placed before every conversation; unset = none"},
 };
 
+/* ---- [update] ---- */
+
+static const plmm_option_schema update_keys[] = {
+    {"root", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "the publisher's signed root (root.json): the keys and threshold that bundles must "
+     "carry; used until the experts directory holds a trusted root of its own"},
+    {"experts_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "where experts are installed (versioned directories, trust state); unset = "
+     "$XDG_DATA_HOME/plmm/experts"},
+    {"source", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "where bundles are published: a directory or an http(s):// URL (plmm serve: "
+     "http://HOST:PORT/v1/bundles)"},
+    {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "extra CA bundle for HTTPS sources; TLS verification is always on"},
+};
+
+/* ---- [ledger] ---- */
+
+static const plmm_option_schema ledger_keys[] = {
+    {"path", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "the ledger file; unset = $XDG_DATA_HOME/plmm/ledger/usage.ledger"},
+    {"device_key", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "Ed25519 secret key that signs entries and statements (created with KEY.pub when "
+     "absent); unset = device.key beside the ledger"},
+    {"key_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "32-byte encryption key of the ledger (created when absent); unset = ledger.key "
+     "beside the ledger"},
+    {"budgets", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "spending limits per expert, e.g. finance=5.00,it=1.50 (in each expert's currency); "
+     "a consultation that would exceed one is refused and the router falls back"},
+    {"budget_period", PLMM_OPT_ENUM, 0, "month", NO_RANGE, "total|day|month",
+     "period over which budgets are counted (UTC calendar day or month)"},
+};
+
 /* ---- all sections ---- */
 
 static const plmm_config_section_def sections[] = {
@@ -90,6 +124,14 @@ static const plmm_config_section_def sections[] = {
      "penalties and takes the most likely token).",
      sampling_keys, COUNT(sampling_keys)},
     {"chat", "How conversations are turned into a prompt.", chat_keys, COUNT(chat_keys)},
+    {"update",
+     "Signed update bundles for experts: the trusted root, the install directory and "
+     "where bundles are published (see docs/updates.md).",
+     update_keys, COUNT(update_keys)},
+    {"ledger",
+     "The economic ledger: where it is stored, the keys that sign and encrypt it, and "
+     "per-expert budgets (see docs/ledger.md).",
+     ledger_keys, COUNT(ledger_keys)},
     {"backend.",
      "Options of one backend plugin; NAME is the plugin's name (`plmm backends` lists the "
      "plugins and their options). The keys are declared by the plugin and checked when it "

@@ -181,6 +181,22 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_build(const char *bundle_dir, c
                                                        uint32_t n_keys)
     PLMM_NONNULL(1, 2, 5, 6);
 
+/*
+ * Distillation: plmm_pack_build() with the answers of the T-model, the
+ * connector configured in [SECTION] (usually "tmodel") of engine's
+ * configuration. The questions should be the ones the expert answered
+ * poorly, exported from the local history with the user's consent and
+ * pseudonymized; every request passes the engine's outgoing checks.
+ */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_distill(plmm_engine *engine, const char *section,
+                                                         const char *bundle_dir,
+                                                         const char *expert, uint64_t version,
+                                                         int64_t expires,
+                                                         const char *questions_path,
+                                                         const char *const *secret_key_paths,
+                                                         uint32_t n_keys)
+    PLMM_NONNULL(1, 2, 3, 4, 7);
+
 #ifdef __cplusplus
 }
 #endif
