@@ -186,7 +186,7 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_build(const char *bundle_dir, c
  * connector configured in [SECTION] (usually "tmodel") of engine's
  * configuration. The questions should be the ones the expert answered
  * poorly, exported from the local history with the user's consent and
- * pseudonymized; every request passes the engine's outgoing checks.
+ * pseudonymized: each line is sent to the T-model as written.
  */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_distill(plmm_engine *engine, const char *section,
                                                          const char *bundle_dir,
