@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "ledger_impl.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,11 +108,16 @@ PLMM_EXPORT plmm_status plmm_receipt_sign(plmm_receipt_signer *s, const char *re
     return PLMM_OK;
 }
 
-PLMM_EXPORT plmm_status plmm_receipt_server_hook(void *user, const char *request_id,
-                                                 const char *model, int64_t prompt_tokens,
-                                                 int64_t completion_tokens, char **json)
+PLMM_EXPORT char *plmm_receipt_server_hook(void *user, const char *request_id, const char *model,
+                                           uint64_t prompt_tokens, uint64_t completion_tokens)
 {
-    return plmm_receipt_sign(user, request_id, model, prompt_tokens, completion_tokens, json);
+    char *json = NULL;
+    if (user == NULL || prompt_tokens > INT64_MAX || completion_tokens > INT64_MAX)
+        return NULL;
+    if (plmm_receipt_sign(user, request_id, model, (int64_t)prompt_tokens,
+                          (int64_t)completion_tokens, &json) != PLMM_OK)
+        return NULL;
+    return json; /* jansson allocates with malloc(): the server frees it with free() */
 }
 
 plmm_status ledger_receipt_check(const char *json, const char *public_key_path,

@@ -297,7 +297,7 @@ static plmm_status fetch_manifest(plmm_updater *u, const char *source, const cha
     plmm_status st = refresh_root(u, source);
     if (st != PLMM_OK)
         return st;
-    snprintf(rel, sizeof(rel), "%s/manifest.json", expert);
+    snprintf(rel, sizeof(rel), "%s.manifest.json", expert);
     snprintf(where, sizeof(where), "%s/%s", source, rel);
     if ((st = update_fetch_mem(source, rel, u->ca_file, UPDATE_MANIFEST_MAX, &f->text, &f->len)) !=
         PLMM_OK)
@@ -395,13 +395,15 @@ static plmm_status file_write(void *user, const uint8_t *data, size_t len)
 static plmm_status install_file(plmm_updater *u, const char *source, const char *expert,
                                 const char *tmp_dir, const update_file *uf)
 {
-    char dst[PATH_MAX], rel[PATH_MAX], parent[PATH_MAX];
+    char dst[PATH_MAX], rel[128], hex[2 * crypto_hash_sha256_BYTES + 1], parent[PATH_MAX];
+    (void)expert;
     if (uf->size > u->max_file_size)
         return plmm_err(PLMM_ERR_DENIED, "'%s' is %llu bytes, more than the %llu allowed",
                         uf->path, (unsigned long long)uf->size,
                         (unsigned long long)u->max_file_size);
-    if (path_fmt(dst, sizeof(dst), "%s/%s", tmp_dir, uf->path) != 0 ||
-        path_fmt(rel, sizeof(rel), "%s/files/%s", expert, uf->path) != 0)
+    sign_hex(uf->sha256, sizeof(uf->sha256), hex);
+    snprintf(rel, sizeof(rel), "sha256-%s", hex); /* content-addressed, flat */
+    if (path_fmt(dst, sizeof(dst), "%s/%s", tmp_dir, uf->path) != 0)
         return plmm_err(PLMM_ERR_INVALID_ARG, "path too long: '%s'", uf->path);
     snprintf(parent, sizeof(parent), "%s", dst);
     *strrchr(parent, '/') = '\0';
@@ -416,6 +418,8 @@ static plmm_status install_file(plmm_updater *u, const char *source, const char 
         return plmm_err(PLMM_ERR_IO, "cannot create '%s': %s", dst, strerror(errno));
     crypto_hash_sha256_init(&s.h);
     st = update_fetch(source, rel, u->ca_file, uf->size, file_write, &s);
+    if (st != PLMM_OK)
+        plmm_err_prefix(st, "'%s'", uf->path);
     if (st == PLMM_OK && s.got != uf->size)
         st = plmm_err(PLMM_ERR_AUTH, "'%s': truncated download, %llu of %llu bytes", uf->path,
                       (unsigned long long)s.got, (unsigned long long)uf->size);

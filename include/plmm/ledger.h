@@ -193,14 +193,11 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_receipt_sign(plmm_receipt_signer *si
                                                          int64_t completion_tokens, char **json)
     PLMM_NONNULL(1, 6);
 
-/* The same with the shape of the HTTP server's receipt callback: user is
- * a plmm_receipt_signer. */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_receipt_server_hook(void *user,
-                                                                const char *request_id,
-                                                                const char *model,
-                                                                int64_t prompt_tokens,
-                                                                int64_t completion_tokens,
-                                                                char **json) PLMM_NONNULL(1, 6);
+/* The HTTP server's receipt hook (plmm_server_params.receipt, with
+ * receipt_user = a plmm_receipt_signer): a signed receipt as malloc'd JSON
+ * text, or NULL when signing fails. */
+PLMM_EXPORT char *plmm_receipt_server_hook(void *user, const char *request_id, const char *model,
+                                           uint64_t prompt_tokens, uint64_t completion_tokens);
 
 /* Verify a receipt (public_key_path NULL: the key it names) and read its
  * token counts (may be NULL). */

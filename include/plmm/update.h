@@ -24,10 +24,12 @@
  * and "plmm-ed25519-public <hex of 32 bytes>". A key id is the hex of the
  * first 8 bytes of SHA-256(public key).
  *
- * Bundle layout (a directory, or the same paths under an HTTP(S) URL):
+ * A bundle is built in a directory (BUNDLE/files/PATH, BUNDLE/manifest.json)
+ * and published into a flat, content-addressed source: a directory, or the
+ * same names under an HTTP(S) URL (plmm serve: http://HOST:PORT/v1/bundles):
  *   SOURCE/root.json                  (optional) newer root for rotation
- *   SOURCE/NAME/manifest.json         signed manifest of expert NAME
- *   SOURCE/NAME/files/PATH            the files it lists
+ *   SOURCE/NAME.manifest.json         signed manifest of expert NAME
+ *   SOURCE/sha256-HEX                 each file it lists, named by its hash
  * Install layout, under the experts directory:
  *   DIR/.trust/root.json              last trusted root
  *   DIR/NAME/versions/V/...           one directory per installed version
@@ -93,6 +95,13 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_manifest_create(const char *bundle_d
                                                             const char *expert, uint64_t version,
                                                             int64_t expires,
                                                             const char *min_engine)
+    PLMM_NONNULL(1, 2);
+
+/* Publish a signed bundle into source_dir: BUNDLE/manifest.json becomes
+ * SOURCE/EXPERT.manifest.json and every file it lists is copied to
+ * SOURCE/sha256-HEX after its size and hash are checked. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_bundle_publish(const char *bundle_dir,
+                                                           const char *source_dir)
     PLMM_NONNULL(1, 2);
 
 /*

@@ -57,29 +57,72 @@ static void rm_rf(const char *path)
     nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Publish expert "finance" version v into src/finance, signed by keys
- * k[0..n) (names of secret keys under base). big: size of model file. */
-static void publish(uint64_t v, int64_t expires, const char *const *keys, int n, size_t big)
+/* Build expert "finance" version v in build/finance, signed by keys
+ * k[0..n) (names of secret keys under base). big: size of the model file. */
+static void build(uint64_t v, int64_t expires, const char *const *keys, int n, size_t big)
 {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", p("src/finance"));
+    snprintf(dir, sizeof(dir), "%s", p("build/finance"));
     rm_rf(dir);
-    mkdir(p("src"), 0755);
+    mkdir(p("build"), 0755);
     mkdir(dir, 0755);
-    mkdir(p("src/finance/files"), 0755);
-    mkdir(p("src/finance/files/model"), 0755);
+    mkdir(p("build/finance/files"), 0755);
+    mkdir(p("build/finance/files/model"), 0755);
     char ini[128];
     int len = snprintf(ini, sizeof(ini), "[pricing]\nversion = %llu\n", (unsigned long long)v);
-    write_file(p("src/finance/files/finance.ini"), ini, (size_t)len);
+    write_file(p("build/finance/files/finance.ini"), ini, (size_t)len);
     uint8_t *blob = malloc(big);
     for (size_t i = 0; i < big; i++)
         blob[i] = (uint8_t)(i * 31 + v);
-    write_file(p("src/finance/files/model/e.bin"), blob, big);
+    write_file(p("build/finance/files/model/e.bin"), blob, big);
     free(blob);
     CHECK(plmm_manifest_create(dir, "finance", v, expires, NULL) == PLMM_OK);
     for (int i = 0; i < n; i++)
-        CHECK_MSG(plmm_sign_envelope(p("src/finance/manifest.json"), p(keys[i])) == PLMM_OK, "%s",
-                  plmm_last_errmsg());
+        CHECK_MSG(plmm_sign_envelope(p("build/finance/manifest.json"), p(keys[i])) == PLMM_OK,
+                  "%s", plmm_last_errmsg());
+}
+
+/* Publish build/finance into src. */
+static void publish_built(void)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", p("build/finance"));
+    CHECK_MSG(plmm_bundle_publish(dir, p("src")) == PLMM_OK, "%s", plmm_last_errmsg());
+}
+
+static void publish(uint64_t v, int64_t expires, const char *const *keys, int n, size_t big)
+{
+    build(v, expires, keys, n, big);
+    publish_built();
+}
+
+/* The published copy of a file of build/finance/files. */
+static const char *blob(const char *rel)
+{
+    static char out[PATH_MAX];
+    char path[PATH_MAX], name[80], rel2[128];
+    uint8_t h[crypto_hash_sha256_BYTES];
+    snprintf(rel2, sizeof(rel2), "build/finance/files/%s", rel);
+    snprintf(path, sizeof(path), "%s", p(rel2));
+    FILE *f = fopen(path, "rb");
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    uint8_t buf[4096];
+    size_t r;
+    while (f != NULL && (r = fread(buf, 1, sizeof(buf), f)) > 0)
+        crypto_hash_sha256_update(&st, buf, r);
+    if (f != NULL)
+        fclose(f);
+    crypto_hash_sha256_final(&st, h);
+    memcpy(name, "src/sha256-", 11);
+    sign_hex(h, sizeof(h), name + 11);
+    snprintf(out, sizeof(out), "%s", p(name));
+    return out;
+}
+
+static void write_manifest(const char *text)
+{
+    write_file(p("src/finance.manifest.json"), text, strlen(text));
 }
 
 static plmm_updater *open_updater(void)
@@ -222,7 +265,7 @@ static void test_install_and_attacks(void)
 
     /* tampered file: same size, one byte changed after signing */
     publish(3, now + 86400, k12, 2, 100000);
-    FILE *f = fopen(p("src/finance/files/model/e.bin"), "r+b");
+    FILE *f = fopen(blob("model/e.bin"), "r+b");
     CHECK(f != NULL);
     if (f != NULL) {
         fseek(f, 5000, SEEK_SET);
@@ -241,14 +284,14 @@ static void test_install_and_attacks(void)
     publish(3, now + 86400, k12, 2, 1000);
     {
         sign_envelope env;
-        CHECK(sign_envelope_load(p("src/finance/manifest.json"), &env) == PLMM_OK);
+        CHECK(sign_envelope_load(p("src/finance.manifest.json"), &env) == PLMM_OK);
         char *pos = strstr((char *)env.payload, "\"version\": 3");
         CHECK(pos != NULL);
         if (pos != NULL)
             pos[11] = '4';
         char *text = NULL;
         CHECK(sign_envelope_dump(&env, &text) == PLMM_OK);
-        write_file(p("src/finance/manifest.json"), text, strlen(text));
+        write_manifest(text);
         free(text);
         sign_envelope_free(&env);
     }
@@ -262,11 +305,11 @@ static void test_install_and_attacks(void)
     refused(u, PLMM_ERR_DENIED, "expired", 2);
     /* truncated download: file shorter than the manifest says */
     publish(3, now + 86400, k12, 2, 100000);
-    CHECK(truncate(p("src/finance/files/model/e.bin"), 60000) == 0);
+    CHECK(truncate(blob("model/e.bin"), 60000) == 0);
     refused(u, PLMM_ERR_AUTH, "truncated download, 60000 of 100000 bytes", 2);
     /* overlong: more bytes than declared, stopped early */
     publish(3, now + 86400, k12, 2, 1000);
-    f = fopen(p("src/finance/files/model/e.bin"), "ab");
+    f = fopen(blob("model/e.bin"), "ab");
     CHECK(f != NULL);
     if (f != NULL) {
         for (int i = 0; i < 100000; i++)
@@ -276,16 +319,17 @@ static void test_install_and_attacks(void)
     refused(u, PLMM_ERR_AUTH, "more data than the 1000 bytes declared", 2);
     /* missing file */
     publish(3, now + 86400, k12, 2, 1000);
-    unlink(p("src/finance/files/finance.ini"));
+    unlink(blob("finance.ini"));
     refused(u, PLMM_ERR_NOT_FOUND, "finance.ini", 2);
     /* engine too old */
     {
         char path[PATH_MAX];
-        publish(3, now + 86400, k12, 0, 1000);
-        snprintf(path, sizeof(path), "%s", p("src/finance"));
+        build(3, now + 86400, k12, 0, 1000);
+        snprintf(path, sizeof(path), "%s", p("build/finance"));
         CHECK(plmm_manifest_create(path, "finance", 3, now + 86400, "99.0.0") == PLMM_OK);
-        CHECK(plmm_sign_envelope(p("src/finance/manifest.json"), p("k1.key")) == PLMM_OK);
-        CHECK(plmm_sign_envelope(p("src/finance/manifest.json"), p("k2.key")) == PLMM_OK);
+        CHECK(plmm_sign_envelope(p("build/finance/manifest.json"), p("k1.key")) == PLMM_OK);
+        CHECK(plmm_sign_envelope(p("build/finance/manifest.json"), p("k2.key")) == PLMM_OK);
+        publish_built();
         refused(u, PLMM_ERR_DENIED, "needs engine 99.0.0", 2);
     }
     /* unsafe path in a validly signed manifest */
@@ -306,7 +350,7 @@ static void test_install_and_attacks(void)
         CHECK(sign_envelope_add(&env, &k) == PLMM_OK);
         sign_key_wipe(&k);
         CHECK(sign_envelope_dump(&env, &text) == PLMM_OK);
-        write_file(p("src/finance/manifest.json"), text, strlen(text));
+        write_manifest(text);
         free(text);
         sign_envelope_free(&env);
         refused(u, PLMM_ERR_FORMAT, "safe relative path", 2);
@@ -314,12 +358,31 @@ static void test_install_and_attacks(void)
     /* wrong expert's manifest served under finance/ */
     {
         char path[PATH_MAX];
-        publish(3, now + 86400, k12, 0, 1000);
-        snprintf(path, sizeof(path), "%s", p("src/finance"));
+        build(3, now + 86400, k12, 0, 1000);
+        snprintf(path, sizeof(path), "%s", p("build/finance"));
         CHECK(plmm_manifest_create(path, "it", 3, now + 86400, NULL) == PLMM_OK);
-        CHECK(plmm_sign_envelope(p("src/finance/manifest.json"), p("k1.key")) == PLMM_OK);
-        CHECK(plmm_sign_envelope(p("src/finance/manifest.json"), p("k2.key")) == PLMM_OK);
+        CHECK(plmm_sign_envelope(p("build/finance/manifest.json"), p("k1.key")) == PLMM_OK);
+        CHECK(plmm_sign_envelope(p("build/finance/manifest.json"), p("k2.key")) == PLMM_OK);
+        char *text = NULL;
+        size_t len = 0;
+        CHECK(sign_read_file(p("build/finance/manifest.json"), 1 << 20, &text, &len) == PLMM_OK);
+        if (text != NULL)
+            write_manifest(text);
+        free(text);
         refused(u, PLMM_ERR_AUTH, "for expert 'it'", 2);
+    }
+
+    /* publishing refuses unsigned manifests and files changed after signing */
+    {
+        char bdir[PATH_MAX];
+        build(3, now + 86400, k12, 0, 1000);
+        snprintf(bdir, sizeof(bdir), "%s", p("build/finance"));
+        CHECK(plmm_bundle_publish(bdir, p("src")) == PLMM_ERR_AUTH);
+        CHECK_CONTAINS(plmm_last_errmsg(), "not signed");
+        build(3, now + 86400, k12, 2, 1000);
+        write_file(p("build/finance/files/finance.ini"), "changed", 7);
+        CHECK(plmm_bundle_publish(bdir, p("src")) == PLMM_ERR_AUTH);
+        CHECK_CONTAINS(plmm_last_errmsg(), "changed since the manifest was made");
     }
 
     /* disk full during install: a child limited to 64 KiB per file */
