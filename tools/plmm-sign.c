@@ -26,6 +26,8 @@ static int usage(FILE *out)
             "  manifest DIR --expert NAME --version N [--expires-days D] [--min-engine V]\n"
             "                              write DIR/manifest.json for the files in DIR/files\n"
             "  sign FILE SECRET...         add signatures to a root or manifest\n"
+            "  publish DIR SOURCE          copy a signed bundle into a source directory\n"
+            "                              (SOURCE/NAME.manifest.json, SOURCE/sha256-HEX)\n"
             "  verify FILE --root ROOT     check a manifest, or a new root (rotation)\n"
             "  verify FILE --key PUBLIC    check a file signed by one key (ledger statements)\n\n"
             "A new root (key rotation) must be signed by a threshold of the old root's keys\n"
@@ -186,6 +188,16 @@ int main(int argc, char **argv)
                 return fail(st);
             printf("signed %s with key %s\n", o.rest[0], id);
         }
+        return 0;
+    }
+    if (strcmp(cmd, "publish") == 0) {
+        if ((code = parse(argc, argv, 2, &o, 0)) != 0)
+            return code;
+        if (o.n_rest != 2)
+            return bad("%s needs the bundle DIR and the SOURCE directory", cmd);
+        if ((st = plmm_bundle_publish(o.rest[0], o.rest[1])) != PLMM_OK)
+            return fail(st);
+        printf("published %s into %s\n", o.rest[0], o.rest[1]);
         return 0;
     }
     if (strcmp(cmd, "verify") == 0) {
