@@ -153,10 +153,11 @@ PLMM_EXPORT plmm_status plmm_ledger_set_rates(plmm_ledger *l, const char *expert
     if (rates->struct_size < sizeof(*rates))
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_ledger_rates.struct_size is %u, need %zu",
                         rates->struct_size, sizeof(*rates));
-    if (rates->counterparty == NULL || rates->counterparty[0] == '\0' ||
-        rates->currency == NULL || rates->currency[0] == '\0')
-        return plmm_err(PLMM_ERR_INVALID_ARG, "rates of expert '%s' need a counterparty and a "
-                                              "currency",
+    if (rates->counterparty == NULL || rates->counterparty[0] == '\0' || rates->currency == NULL ||
+        rates->currency[0] == '\0')
+        return plmm_err(PLMM_ERR_INVALID_ARG,
+                        "rates of expert '%s' need a counterparty and a "
+                        "currency",
                         expert);
     if (rates->in_per_1k < 0 || rates->out_per_1k < 0 || rates->rating < 0 ||
         rates->correction < 0 || rates->example < 0)
@@ -216,8 +217,7 @@ static plmm_status rates_key(void *user, const char *section, const char *key, c
         return PLMM_ERR_CONFIG;
     }
     if (!ledger_parse_amount(value, amount) || *amount < 0) {
-        snprintf(err, err_size, "pricing.%s: expected an amount like 0.002, got '%s'", key,
-                 value);
+        snprintf(err, err_size, "pricing.%s: expected an amount like 0.002, got '%s'", key, value);
         return PLMM_ERR_CONFIG;
     }
     return PLMM_OK;
@@ -233,8 +233,7 @@ PLMM_EXPORT plmm_status plmm_ledger_load_rates(plmm_ledger *l, const char *exper
     if (st != PLMM_OK)
         return st;
     if (ri.counterparty[0] == '\0' || ri.currency[0] == '\0')
-        return plmm_err(PLMM_ERR_CONFIG, "%s: [pricing] needs counterparty and currency",
-                        ini_path);
+        return plmm_err(PLMM_ERR_CONFIG, "%s: [pricing] needs counterparty and currency", ini_path);
     ri.r.struct_size = sizeof(ri.r);
     ri.r.counterparty = ri.counterparty;
     ri.r.currency = ri.currency;
@@ -305,8 +304,8 @@ PLMM_EXPORT plmm_status plmm_ledger_budget_check(plmm_ledger *l, const char *exp
         static const char *const names[] = {"in total", "today", "this month"};
         ledger_format_amount(spent, s);
         ledger_format_amount(e->budget, b);
-        return plmm_err(PLMM_ERR_DENIED, "budget of expert '%s' spent: %s of %s %s %s", expert,
-                        s, b, e->currency ? e->currency : "", names[e->period]);
+        return plmm_err(PLMM_ERR_DENIED, "budget of expert '%s' spent: %s of %s %s %s", expert, s,
+                        b, e->currency ? e->currency : "", names[e->period]);
     }
     return PLMM_OK;
 }
@@ -316,8 +315,7 @@ PLMM_EXPORT plmm_status plmm_ledger_budget_check(plmm_ledger *l, const char *exp
 static json_t *new_entry(plmm_ledger *l, const char *kind, const ledger_expert *e)
 {
     return json_pack("{s:s, s:I, s:s, s:s, s:s}", "kind", kind, "time", (json_int_t)ledger_now(l),
-                     "expert", e->name, "counterparty", e->counterparty, "currency",
-                     e->currency);
+                     "expert", e->name, "counterparty", e->counterparty, "currency", e->currency);
 }
 
 /* Has a receipt with this signer and nonce been recorded already? */
@@ -385,10 +383,9 @@ PLMM_EXPORT plmm_status plmm_ledger_record_usage(plmm_ledger *l, const plmm_ledg
         json_decref(receipt);
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
     }
-    if (receipt != NULL &&
-        (json_object_set_new(body, "receipt", receipt) ||
-         json_object_set_new(body, "receipt_key", json_string(keyid)) ||
-         json_object_set_new(body, "receipt_nonce", json_string(nonce)))) {
+    if (receipt != NULL && (json_object_set_new(body, "receipt", receipt) ||
+                            json_object_set_new(body, "receipt_key", json_string(keyid)) ||
+                            json_object_set_new(body, "receipt_nonce", json_string(nonce)))) {
         json_decref(body);
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
     }
@@ -508,8 +505,8 @@ PLMM_EXPORT plmm_status plmm_ledger_show(const plmm_ledger *l, char **out)
     size_t i;
     json_t *e;
     *out = NULL;
-    sb_add(&b, "%5s  %-20s  %-12s  %-10s  %-14s  %14s  %s\n", "seq", "time (UTC)", "kind",
-           "expert", "counterparty", "amount", "detail");
+    sb_add(&b, "%5s  %-20s  %-12s  %-10s  %-14s  %14s  %s\n", "seq", "time (UTC)", "kind", "expert",
+           "counterparty", "amount", "detail");
     json_array_foreach(l->entries, i, e)
     {
         char t[32], a[32], d[256];
@@ -552,8 +549,7 @@ PLMM_EXPORT plmm_status plmm_ledger_export_csv(const plmm_ledger *l, char **out)
         ledger_format_amount(json_integer_value(json_object_get(e, "amount")), a);
         snprintf(n[0], 32, "%lld", (long long)json_integer_value(json_object_get(e, "seq")));
         snprintf(n[1], 32, "%lld", (long long)json_integer_value(json_object_get(e, "tokens_in")));
-        snprintf(n[2], 32, "%lld",
-                 (long long)json_integer_value(json_object_get(e, "tokens_out")));
+        snprintf(n[2], 32, "%lld", (long long)json_integer_value(json_object_get(e, "tokens_out")));
         const char *fields[] = {n[0],
                                 t,
                                 str_of(e, "kind"),

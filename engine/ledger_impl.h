@@ -28,16 +28,16 @@
 #define LEDGER_HASH_BYTES crypto_hash_sha256_BYTES
 
 typedef struct ledger_store {
-    int fd;                 /* -1 when closed */
+    int fd; /* -1 when closed */
     char *path;
     char *head_path;
     uint8_t key[PLMM_LEDGER_KEY_BYTES];
     uint8_t header[LEDGER_HEADER_BYTES];
-    sign_key device;        /* secret when appending, public when only verifying */
-    uint64_t n;             /* valid entries */
+    sign_key device; /* secret when appending, public when only verifying */
+    uint64_t n;      /* valid entries */
     uint8_t last_hash[LEDGER_HASH_BYTES];
-    off_t end;              /* offset after the last valid record */
-    bool torn_tail;         /* an incomplete last record was found */
+    off_t end;      /* offset after the last valid record */
+    bool torn_tail; /* an incomplete last record was found */
 } ledger_store;
 
 /* Called for each valid entry in order (body NUL-terminated). */
@@ -79,14 +79,14 @@ typedef struct ledger_expert {
     char *currency;
     plmm_ledger_rates rates; /* strings point at the two above */
     bool has_rates;
-    int64_t budget;          /* < 0: none */
+    int64_t budget; /* < 0: none */
     plmm_ledger_period period;
 } ledger_expert;
 
 struct plmm_ledger {
     ledger_store store;
     int64_t now;
-    json_t *entries;         /* parsed bodies, in order */
+    json_t *entries; /* parsed bodies, in order */
     ledger_expert *experts;
     size_t n_experts;
 };

@@ -95,11 +95,11 @@ PLMM_EXPORT plmm_status plmm_receipt_sign(plmm_receipt_signer *s, const char *re
     free(msg);
     char b64[sodium_base64_ENCODED_LEN(SIGN_SIG_BYTES, sodium_base64_VARIANT_ORIGINAL)];
     sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
-    json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "v", 1, "server",
-                          s->server, "key", key, "request", request_id, "model", model,
-                          "prompt_tokens", (json_int_t)prompt_tokens, "completion_tokens",
-                          (json_int_t)completion_tokens, "time", (json_int_t)t, "nonce", nonce,
-                          "sig", b64);
+    json_t *j =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "v", 1, "server", s->server,
+                  "key", key, "request", request_id, "model", model, "prompt_tokens",
+                  (json_int_t)prompt_tokens, "completion_tokens", (json_int_t)completion_tokens,
+                  "time", (json_int_t)t, "nonce", nonce, "sig", b64);
     if (j == NULL || (*json = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
         json_decref(j);
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
@@ -141,7 +141,8 @@ plmm_status ledger_receipt_check(const char *json, const char *public_key_path,
     const char *model = json_string_value(json_object_get(j, "model"));
     const char *n = json_string_value(json_object_get(j, "nonce"));
     const char *b64 = json_string_value(json_object_get(j, "sig"));
-    json_t *in = json_object_get(j, "prompt_tokens"), *out = json_object_get(j, "completion_tokens");
+    json_t *in = json_object_get(j, "prompt_tokens"),
+           *out = json_object_get(j, "completion_tokens");
     json_t *t = json_object_get(j, "time");
     if (json_integer_value(json_object_get(j, "v")) != 1 || server == NULL || key == NULL ||
         request == NULL || model == NULL || n == NULL || strlen(n) != 32 || b64 == NULL ||
@@ -166,9 +167,9 @@ plmm_status ledger_receipt_check(const char *json, const char *public_key_path,
             goto out;
         }
     }
-    char *msg = receipt_message(server, key, request, model, (long long)json_integer_value(in),
-                                (long long)json_integer_value(out),
-                                (long long)json_integer_value(t), n);
+    char *msg =
+        receipt_message(server, key, request, model, (long long)json_integer_value(in),
+                        (long long)json_integer_value(out), (long long)json_integer_value(t), n);
     if (msg == NULL) {
         st = plmm_err(PLMM_ERR_NOMEM, "out of memory");
         goto out;
@@ -176,8 +177,9 @@ plmm_status ledger_receipt_check(const char *json, const char *public_key_path,
     int bad = crypto_sign_verify_detached(sig, (const uint8_t *)msg, strlen(msg), pk);
     free(msg);
     if (bad) {
-        st = plmm_err(PLMM_ERR_AUTH, "receipt from '%s' has an invalid signature (forged or "
-                                     "altered)",
+        st = plmm_err(PLMM_ERR_AUTH,
+                      "receipt from '%s' has an invalid signature (forged or "
+                      "altered)",
                       server);
         goto out;
     }
@@ -201,6 +203,6 @@ out:
 PLMM_EXPORT plmm_status plmm_receipt_verify(const char *json, const char *public_key_path,
                                             int64_t *prompt_tokens, int64_t *completion_tokens)
 {
-    return ledger_receipt_check(json, public_key_path, prompt_tokens, completion_tokens, NULL,
-                                NULL, NULL);
+    return ledger_receipt_check(json, public_key_path, prompt_tokens, completion_tokens, NULL, NULL,
+                                NULL);
 }

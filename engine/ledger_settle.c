@@ -20,7 +20,8 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
     if (report)
         *report = NULL;
     if (to <= from)
-        return plmm_err(PLMM_ERR_INVALID_ARG, "settlement period is empty (from must be before to)");
+        return plmm_err(PLMM_ERR_INVALID_ARG,
+                        "settlement period is empty (from must be before to)");
     json_array_foreach(l->entries, i, e)
     {
         const char *kind = json_string_value(json_object_get(e, "kind"));
@@ -65,12 +66,12 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
     sign_hex(l->store.last_hash, LEDGER_HASH_BYTES, head);
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-        "type", "statement", "device", l->store.device.keyid, "device_public", dev,
-        "counterparty", counterparty, "currency", currency, "from", tf, "to", tt,
-        "owed_by_user", a_owed, "credited_to_user", a_cred, "net_owed_by_user", a_net,
-        "usage_entries", (json_int_t)n_usage, "signed_receipts", (json_int_t)n_signed,
-        "contributions", (json_int_t)n_contrib, "first_seq", (json_int_t)first, "last_seq",
-        (json_int_t)last, "ledger_entries", (json_int_t)l->store.n, "chain_head", head);
+        "type", "statement", "device", l->store.device.keyid, "device_public", dev, "counterparty",
+        counterparty, "currency", currency, "from", tf, "to", tt, "owed_by_user", a_owed,
+        "credited_to_user", a_cred, "net_owed_by_user", a_net, "usage_entries", (json_int_t)n_usage,
+        "signed_receipts", (json_int_t)n_signed, "contributions", (json_int_t)n_contrib,
+        "first_seq", (json_int_t)first, "last_seq", (json_int_t)last, "ledger_entries",
+        (json_int_t)l->store.n, "chain_head", head);
     char *payload = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     if (payload == NULL)
@@ -90,10 +91,10 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
     char hex[2 * sizeof(h) + 1];
     crypto_hash_sha256(h, (const uint8_t *)text, strlen(text));
     sign_hex(h, sizeof(h), hex);
-    json_t *body = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:s}", "kind", "settlement",
-                             "time", (json_int_t)ledger_now(l), "expert", "", "counterparty",
-                             counterparty, "currency", currency, "statement_sha256", hex,
-                             "amount", (json_int_t)0, "net", a_net);
+    json_t *body =
+        json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:s}", "kind", "settlement", "time",
+                  (json_int_t)ledger_now(l), "expert", "", "counterparty", counterparty, "currency",
+                  currency, "statement_sha256", hex, "amount", (json_int_t)0, "net", a_net);
     if (body == NULL) {
         st = plmm_err(PLMM_ERR_NOMEM, "out of memory");
         goto out_payload;
@@ -106,8 +107,8 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
                  "statement for %s, %s to %s: owed by user %s %s, credited to user %s %s, net "
                  "owed by user %s %s (%lld usage entries, %lld with signed receipts, %lld "
                  "contributions); signed by device key %s\n",
-                 counterparty, tf, tt, a_owed, currency, a_cred, currency, a_net, currency,
-                 n_usage, n_signed, n_contrib, l->store.device.keyid);
+                 counterparty, tf, tt, a_owed, currency, a_cred, currency, a_net, currency, n_usage,
+                 n_signed, n_contrib, l->store.device.keyid);
         if ((*report = strdup(line)) == NULL)
             st = plmm_err(PLMM_ERR_NOMEM, "out of memory");
     }
@@ -123,8 +124,8 @@ static const char *sv(json_t *j, const char *key)
     return s ? s : "?";
 }
 
-PLMM_EXPORT plmm_status plmm_ledger_statement_verify(const char *path,
-                                                     const char *public_key_path, char **report)
+PLMM_EXPORT plmm_status plmm_ledger_statement_verify(const char *path, const char *public_key_path,
+                                                     char **report)
 {
     sign_envelope env;
     sign_key key;
@@ -150,8 +151,7 @@ PLMM_EXPORT plmm_status plmm_ledger_statement_verify(const char *path,
     const char *dev = json_string_value(json_object_get(j, "device"));
     if (j == NULL || dev == NULL || strcmp(dev, key.keyid) != 0) {
         json_decref(j);
-        st = plmm_err(PLMM_ERR_FORMAT, "statement '%s' does not name signer %s", path,
-                      key.keyid);
+        st = plmm_err(PLMM_ERR_FORMAT, "statement '%s' does not name signer %s", path, key.keyid);
         goto out_env;
     }
     if (report != NULL) {

@@ -90,10 +90,9 @@ plmm_status ledger_keys(const plmm_ledger_params *params, bool create,
     if (fd < 0 && errno == ENOENT && create) {
         randombytes_buf(key, PLMM_LEDGER_KEY_BYTES);
         fd = open(params->key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd >= 0 && (write(fd, key, PLMM_LEDGER_KEY_BYTES) != PLMM_LEDGER_KEY_BYTES ||
-                        fsync(fd) != 0)) {
-            st = plmm_err(PLMM_ERR_IO, "cannot write '%s': %s", params->key_path,
-                          strerror(errno));
+        if (fd >= 0 &&
+            (write(fd, key, PLMM_LEDGER_KEY_BYTES) != PLMM_LEDGER_KEY_BYTES || fsync(fd) != 0)) {
+            st = plmm_err(PLMM_ERR_IO, "cannot write '%s': %s", params->key_path, strerror(errno));
             close(fd);
             unlink(params->key_path);
             goto fail;
@@ -114,8 +113,8 @@ plmm_status ledger_keys(const plmm_ledger_params *params, bool create,
     memcpy(key, buf, PLMM_LEDGER_KEY_BYTES);
     sodium_memzero(buf, sizeof(buf));
     if (r != PLMM_LEDGER_KEY_BYTES) {
-        st = plmm_err(PLMM_ERR_FORMAT, "key file '%s' must hold exactly %d bytes",
-                      params->key_path, PLMM_LEDGER_KEY_BYTES);
+        st = plmm_err(PLMM_ERR_FORMAT, "key file '%s' must hold exactly %d bytes", params->key_path,
+                      PLMM_LEDGER_KEY_BYTES);
         goto fail;
     }
     return PLMM_OK;
@@ -134,8 +133,8 @@ static void make_ad(const ledger_store *s, uint64_t seq, uint8_t ad[LEDGER_HEADE
         ad[LEDGER_HEADER_BYTES + i] = (uint8_t)(seq >> (8 * i));
 }
 
-plmm_status ledger_store_seal(const ledger_store *s, uint64_t seq, const uint8_t *plain,
-                              size_t len, uint8_t **out, size_t *out_len)
+plmm_status ledger_store_seal(const ledger_store *s, uint64_t seq, const uint8_t *plain, size_t len,
+                              uint8_t **out, size_t *out_len)
 {
     uint8_t ad[LEDGER_HEADER_BYTES + 8];
     if (len + MAC_BYTES > LEDGER_RECORD_MAX)
@@ -166,8 +165,9 @@ static plmm_status check_entry(ledger_store *s, uint64_t seq, const uint8_t *pla
     const uint8_t *body = plain + SIGN_SIG_BYTES;
     size_t body_len = len - SIGN_SIG_BYTES;
     if (crypto_sign_verify_detached(plain, body, body_len, s->device.pk) != 0)
-        return plmm_err(PLMM_ERR_AUTH, "entry %llu: device signature invalid (entry forged or "
-                                       "altered)",
+        return plmm_err(PLMM_ERR_AUTH,
+                        "entry %llu: device signature invalid (entry forged or "
+                        "altered)",
                         (unsigned long long)seq);
     json_t *j = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, NULL);
     if (j == NULL)
@@ -207,8 +207,7 @@ static plmm_status write_head(ledger_store *s)
 }
 
 /* Read the signed head: *seq and hash; 0 when there is no head file. */
-static plmm_status read_head(const ledger_store *s, uint64_t *seq,
-                             uint8_t hash[LEDGER_HASH_BYTES])
+static plmm_status read_head(const ledger_store *s, uint64_t *seq, uint8_t hash[LEDGER_HASH_BYTES])
 {
     char *text, tag[32], hhex[80], sighex[160], msg[160];
     unsigned long long n;
@@ -290,8 +289,7 @@ plmm_status ledger_store_open(ledger_store *s, const char *path,
         goto fail;
     }
     snprintf(s->head_path, plen + 6, "%s.head", path);
-    if (writable && access(path, F_OK) != 0 && errno == ENOENT &&
-        (st = create_file(s)) != PLMM_OK)
+    if (writable && access(path, F_OK) != 0 && errno == ENOENT && (st = create_file(s)) != PLMM_OK)
         goto fail;
     s->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (s->fd < 0) {
@@ -350,9 +348,8 @@ plmm_status ledger_store_open(ledger_store *s, const char *path,
         uint8_t ad[LEDGER_HEADER_BYTES + 8];
         unsigned long long plain_len;
         make_ad(s, seq, ad);
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_len, NULL,
-                                                       rec + NONCE_BYTES, ct_len, ad, sizeof(ad),
-                                                       rec, s->key) != 0) {
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_len, NULL, rec + NONCE_BYTES,
+                                                       ct_len, ad, sizeof(ad), rec, s->key) != 0) {
             st = plmm_err(PLMM_ERR_AUTH,
                           "entry %llu: cannot decrypt (modified, moved, inserted, or wrong key)",
                           (unsigned long long)seq);

@@ -3,6 +3,7 @@
  * update client, the ledger and plmm-sign.
  */
 #include "sign.h"
+
 #include "errors.h"
 
 #include <errno.h>
@@ -76,8 +77,8 @@ plmm_status sign_read_file(const char *path, size_t max, char **out, size_t *len
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return plmm_err(errno == ENOENT ? PLMM_ERR_NOT_FOUND : PLMM_ERR_IO,
-                        "cannot open '%s': %s", path, strerror(errno));
+        return plmm_err(errno == ENOENT ? PLMM_ERR_NOT_FOUND : PLMM_ERR_IO, "cannot open '%s': %s",
+                        path, strerror(errno));
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     plmm_status st = PLMM_OK;
@@ -209,8 +210,7 @@ plmm_status sign_key_load(const char *path, sign_key *key)
         if (!sign_unhex(hex, key->pk, SIGN_PK_BYTES))
             st = plmm_err(PLMM_ERR_FORMAT, "'%s': public key is not 64 hex digits", path);
     } else {
-        st = plmm_err(PLMM_ERR_FORMAT, "'%s' is not a plmm key file (starts with '%s')", path,
-                      tag);
+        st = plmm_err(PLMM_ERR_FORMAT, "'%s' is not a plmm key file (starts with '%s')", path, tag);
     }
     sodium_memzero(hex, sizeof(hex));
     sodium_memzero(text, len);

@@ -101,7 +101,8 @@ PLMM_NODISCARD plmm_status sign_root_check(const sign_root *root, const sign_env
 PLMM_NODISCARD plmm_status sign_root_load_trusted(const char *path, int64_t now, sign_root *root);
 /* Verify candidate as the successor of trusted: version higher, a threshold
  * of trusted's keys and of its own, not expired. Fills *next. */
-PLMM_NODISCARD plmm_status sign_root_rotate(const sign_root *trusted, const sign_envelope *candidate,
-                                            const char *source, int64_t now, sign_root *next);
+PLMM_NODISCARD plmm_status sign_root_rotate(const sign_root *trusted,
+                                            const sign_envelope *candidate, const char *source,
+                                            int64_t now, sign_root *next);
 
 #endif

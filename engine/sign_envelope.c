@@ -3,8 +3,8 @@
  * "signatures": [{"keyid", "sig"}]}, each signature over the
  * pre-authentication encoding of the type and the payload bytes.
  */
-#include "sign.h"
 #include "errors.h"
+#include "sign.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +120,7 @@ plmm_status sign_envelope_dump(const sign_envelope *env, char **out)
     *out = NULL;
     if (b64 == NULL)
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
-    sodium_bin2base64(b64, b64_len, env->payload, env->payload_len,
-                      sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(b64, b64_len, env->payload, env->payload_len, sodium_base64_VARIANT_ORIGINAL);
     root = json_pack("{s:s, s:s, s:O}", "payloadType", env->type, "payload", b64, "signatures",
                      env->sigs);
     if (root == NULL || (*out = json_dumps(root, JSON_INDENT(2))) == NULL)
@@ -134,8 +133,8 @@ plmm_status sign_envelope_dump(const sign_envelope *env, char **out)
 plmm_status sign_envelope_add(sign_envelope *env, const sign_key *key)
 {
     if (!key->has_secret)
-        return plmm_err(PLMM_ERR_INVALID_ARG, "key %s is a public key; signing needs the secret key",
-                        key->keyid);
+        return plmm_err(PLMM_ERR_INVALID_ARG,
+                        "key %s is a public key; signing needs the secret key", key->keyid);
     size_t i;
     json_t *s;
     json_array_foreach(env->sigs, i, s)
@@ -160,8 +159,7 @@ plmm_status sign_envelope_add(sign_envelope *env, const sign_key *key)
 }
 
 /* Does env carry a valid signature by key? */
-static bool signed_by(const sign_envelope *env, const uint8_t *msg, size_t len,
-                      const sign_key *key)
+static bool signed_by(const sign_envelope *env, const uint8_t *msg, size_t len, const sign_key *key)
 {
     size_t i;
     json_t *s;
@@ -240,8 +238,8 @@ plmm_status sign_root_parse(const sign_envelope *env, const char *source, sign_r
     memset(root, 0, sizeof(*root));
     if (strcmp(env->type, PLMM_PAYLOAD_ROOT) != 0)
         return plmm_err(PLMM_ERR_FORMAT, "'%s' is a '%s', not a root", source, env->type);
-    json_t *j = json_loadb((const char *)env->payload, env->payload_len, JSON_REJECT_DUPLICATES,
-                           &jerr);
+    json_t *j =
+        json_loadb((const char *)env->payload, env->payload_len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL)
         return plmm_err(PLMM_ERR_FORMAT, "'%s': root payload: %s", source, jerr.text);
     plmm_status st = PLMM_OK;
@@ -287,10 +285,9 @@ plmm_status sign_root_check(const sign_root *root, const sign_envelope *env, con
 {
     uint32_t got = sign_envelope_count(env, root->keys, root->n_keys);
     if (got < root->threshold)
-        return plmm_err(PLMM_ERR_AUTH,
-                        "%s: %u valid signature%s by keys of root version %llu, %u required", what,
-                        got, got == 1 ? "" : "s", (unsigned long long)root->version,
-                        root->threshold);
+        return plmm_err(
+            PLMM_ERR_AUTH, "%s: %u valid signature%s by keys of root version %llu, %u required",
+            what, got, got == 1 ? "" : "s", (unsigned long long)root->version, root->threshold);
     return PLMM_OK;
 }
 
@@ -358,10 +355,10 @@ PLMM_EXPORT plmm_status plmm_root_create(const char *out_path, uint64_t version,
 {
     char t[32], *payload = NULL, *text = NULL;
     sign_envelope env;
-    if (version < 1 || n_keys == 0 || n_keys > ROOT_MAX_KEYS || threshold < 1 ||
-        threshold > n_keys)
-        return plmm_err(PLMM_ERR_INVALID_ARG, "a root needs version >= 1 and 1 <= threshold "
-                                              "<= keys (got version %llu, threshold %u, %u keys)",
+    if (version < 1 || n_keys == 0 || n_keys > ROOT_MAX_KEYS || threshold < 1 || threshold > n_keys)
+        return plmm_err(PLMM_ERR_INVALID_ARG,
+                        "a root needs version >= 1 and 1 <= threshold "
+                        "<= keys (got version %llu, threshold %u, %u keys)",
                         (unsigned long long)version, threshold, n_keys);
     json_t *keys = json_array();
     plmm_status st = PLMM_OK;
@@ -381,9 +378,9 @@ PLMM_EXPORT plmm_status plmm_root_create(const char *out_path, uint64_t version,
         }
     }
     sign_time_format(expires, t);
-    json_t *j = json_pack("{s:s, s:I, s:s, s:i, s:O}", "type", "root", "version",
-                          (json_int_t)version, "expires", t, "threshold", (int)threshold, "keys",
-                          keys);
+    json_t *j =
+        json_pack("{s:s, s:I, s:s, s:i, s:O}", "type", "root", "version", (json_int_t)version,
+                  "expires", t, "threshold", (int)threshold, "keys", keys);
     if (j == NULL || (payload = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
         json_decref(j);
         st = plmm_err(PLMM_ERR_NOMEM, "out of memory");

@@ -88,8 +88,8 @@ static plmm_status fetch_file(const char *path, uint64_t max, update_sink_fn sin
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return plmm_err(errno == ENOENT ? PLMM_ERR_NOT_FOUND : PLMM_ERR_IO,
-                        "cannot open '%s': %s", path, strerror(errno));
+        return plmm_err(errno == ENOENT ? PLMM_ERR_NOT_FOUND : PLMM_ERR_IO, "cannot open '%s': %s",
+                        path, strerror(errno));
     uint8_t buf[65536];
     uint64_t got = 0;
     size_t r;

@@ -205,8 +205,8 @@ static plmm_status refresh_root(plmm_updater *u, const char *source)
     size_t len;
     sign_envelope env;
     sign_root next, peek;
-    plmm_status st = update_fetch_mem(source, "root.json", u->ca_file, UPDATE_MANIFEST_MAX, &text,
-                                      &len);
+    plmm_status st =
+        update_fetch_mem(source, "root.json", u->ca_file, UPDATE_MANIFEST_MAX, &text, &len);
     if (st == PLMM_ERR_NOT_FOUND) {
         plmm_err_clear();
         return PLMM_OK;
@@ -325,9 +325,8 @@ fail:
 
 /* ---- check ---- */
 
-PLMM_EXPORT plmm_status plmm_updater_check(plmm_updater *u, const char *source,
-                                           const char *expert, uint64_t *available,
-                                           uint64_t *installed, char **report)
+PLMM_EXPORT plmm_status plmm_updater_check(plmm_updater *u, const char *source, const char *expert,
+                                           uint64_t *available, uint64_t *installed, char **report)
 {
     fetched_manifest f;
     char dir[PATH_MAX], cur[PATH_MAX], line[512], t[32];
@@ -398,9 +397,8 @@ static plmm_status install_file(plmm_updater *u, const char *source, const char 
     char dst[PATH_MAX], rel[128], hex[2 * crypto_hash_sha256_BYTES + 1], parent[PATH_MAX];
     (void)expert;
     if (uf->size > u->max_file_size)
-        return plmm_err(PLMM_ERR_DENIED, "'%s' is %llu bytes, more than the %llu allowed",
-                        uf->path, (unsigned long long)uf->size,
-                        (unsigned long long)u->max_file_size);
+        return plmm_err(PLMM_ERR_DENIED, "'%s' is %llu bytes, more than the %llu allowed", uf->path,
+                        (unsigned long long)uf->size, (unsigned long long)u->max_file_size);
     sign_hex(uf->sha256, sizeof(uf->sha256), hex);
     snprintf(rel, sizeof(rel), "sha256-%s", hex); /* content-addressed, flat */
     if (path_fmt(dst, sizeof(dst), "%s/%s", tmp_dir, uf->path) != 0)
@@ -427,8 +425,9 @@ static plmm_status install_file(plmm_updater *u, const char *source, const char 
         uint8_t h[crypto_hash_sha256_BYTES];
         crypto_hash_sha256_final(&s.h, h);
         if (sodium_memcmp(h, uf->sha256, sizeof(h)) != 0)
-            st = plmm_err(PLMM_ERR_AUTH, "'%s': SHA-256 differs from the signed manifest "
-                                         "(tampered or corrupted file)",
+            st = plmm_err(PLMM_ERR_AUTH,
+                          "'%s': SHA-256 differs from the signed manifest "
+                          "(tampered or corrupted file)",
                           uf->path);
     }
     if (st == PLMM_OK && fsync(s.fd) != 0)
@@ -588,8 +587,7 @@ PLMM_EXPORT plmm_status plmm_updater_list(plmm_updater *u, char **report)
     if (out == NULL)
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
     len = (size_t)snprintf(out, cap, "trusted root: version %llu, threshold %u of %u keys\n",
-                           (unsigned long long)u->root.version, u->root.threshold,
-                           u->root.n_keys);
+                           (unsigned long long)u->root.version, u->root.threshold, u->root.n_keys);
     DIR *d = opendir(u->install_dir);
     if (d != NULL) {
         struct dirent *e;
@@ -635,8 +633,7 @@ PLMM_EXPORT plmm_status plmm_updater_list(plmm_updater *u, char **report)
     return PLMM_OK;
 }
 
-PLMM_EXPORT plmm_status plmm_updater_current_dir(plmm_updater *u, const char *expert,
-                                                 char **path)
+PLMM_EXPORT plmm_status plmm_updater_current_dir(plmm_updater *u, const char *expert, char **path)
 {
     char cur[PATH_MAX];
     *path = NULL;

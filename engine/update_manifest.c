@@ -6,9 +6,9 @@
 #include "update_impl.h"
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,8 +84,8 @@ plmm_status update_manifest_parse(const sign_envelope *env, const char *source, 
     if (strcmp(env->type, PLMM_PAYLOAD_MANIFEST) != 0)
         return plmm_err(PLMM_ERR_FORMAT, "'%s' is a '%s', not a bundle manifest", source,
                         env->type);
-    json_t *j = json_loadb((const char *)env->payload, env->payload_len, JSON_REJECT_DUPLICATES,
-                           &jerr);
+    json_t *j =
+        json_loadb((const char *)env->payload, env->payload_len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL)
         return plmm_err(PLMM_ERR_FORMAT, "'%s': manifest payload: %s", source, jerr.text);
     plmm_status st = PLMM_OK;
@@ -122,8 +122,8 @@ plmm_status update_manifest_parse(const sign_envelope *env, const char *source, 
         if (path == NULL || !update_valid_path(path) || hash == NULL ||
             !sign_unhex(hash, uf->sha256, sizeof(uf->sha256)) || !json_is_integer(size) ||
             json_integer_value(size) < 0) {
-            st = plmm_err(PLMM_ERR_FORMAT, "'%s': file %zu needs a safe relative path, size, sha256",
-                          source, i);
+            st = plmm_err(PLMM_ERR_FORMAT,
+                          "'%s': file %zu needs a safe relative path, size, sha256", source, i);
             goto out;
         }
         for (size_t k = 0; k < i; k++)
@@ -287,8 +287,8 @@ PLMM_EXPORT plmm_status plmm_manifest_create(const char *bundle_dir, const char 
     if (version < 1)
         return plmm_err(PLMM_ERR_INVALID_ARG, "bundle version must be >= 1");
     if (!update_version_cmp(min_engine, min_engine, &cmp))
-        return plmm_err(PLMM_ERR_INVALID_ARG, "minimum engine version '%s' is not MAJOR.MINOR.PATCH",
-                        min_engine);
+        return plmm_err(PLMM_ERR_INVALID_ARG,
+                        "minimum engine version '%s' is not MAJOR.MINOR.PATCH", min_engine);
     plmm_status st = sign_init();
     if (st != PLMM_OK)
         return st;
@@ -302,17 +302,16 @@ PLMM_EXPORT plmm_status plmm_manifest_create(const char *bundle_dir, const char 
     if ((st = scan_dir(files_dir, "", files, 0)) != PLMM_OK)
         goto out;
     sign_time_format(expires, t);
-    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:O}", "type", "manifest", "expert", expert,
-                          "version", (json_int_t)version, "expires", t, "min_engine", min_engine,
-                          "files", files);
+    json_t *j =
+        json_pack("{s:s, s:s, s:I, s:s, s:s, s:O}", "type", "manifest", "expert", expert, "version",
+                  (json_int_t)version, "expires", t, "min_engine", min_engine, "files", files);
     if (j == NULL || (payload = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
         json_decref(j);
         st = plmm_err(PLMM_ERR_NOMEM, "out of memory");
         goto out;
     }
     json_decref(j);
-    if ((st = sign_envelope_init(&env, PLMM_PAYLOAD_MANIFEST, payload, strlen(payload))) !=
-        PLMM_OK)
+    if ((st = sign_envelope_init(&env, PLMM_PAYLOAD_MANIFEST, payload, strlen(payload))) != PLMM_OK)
         goto out;
     if ((st = sign_envelope_dump(&env, &text)) == PLMM_OK)
         st = sign_write_atomic(out_path, text, strlen(text), 0644);
@@ -379,8 +378,9 @@ PLMM_EXPORT plmm_status plmm_sign_verify(const char *path, const char *root_path
     if (strcmp(env.type, PLMM_PAYLOAD_ROOT) == 0) {
         if ((st = sign_root_rotate(&root, &env, path, now, &next)) != PLMM_OK)
             goto out_root;
-        st = report_add(&text, "%s: root version %llu follows root version %llu (threshold %u of "
-                               "%u keys, signed by old and new keys)",
+        st = report_add(&text,
+                        "%s: root version %llu follows root version %llu (threshold %u of "
+                        "%u keys, signed by old and new keys)",
                         path, (unsigned long long)next.version, (unsigned long long)root.version,
                         next.threshold, next.n_keys);
         sign_root_free(&next);
@@ -392,8 +392,9 @@ PLMM_EXPORT plmm_status plmm_sign_verify(const char *path, const char *root_path
         st = update_manifest_verify(&m, &env, &root, NULL, now, path);
         sign_time_format(m.expires, t);
         if (st == PLMM_OK)
-            st = report_add(&text, "%s: expert %s version %llu, %u files, expires %s, signed by "
-                                   "%u of %u root keys (threshold %u)",
+            st = report_add(&text,
+                            "%s: expert %s version %llu, %u files, expires %s, signed by "
+                            "%u of %u root keys (threshold %u)",
                             path, m.expert, (unsigned long long)m.version, m.n_files, t,
                             sign_envelope_count(&env, root.keys, root.n_keys), root.n_keys,
                             root.threshold);

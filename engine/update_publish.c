@@ -47,8 +47,9 @@ static plmm_status copy_checked(const char *src, const char *dst, const update_f
     uint8_t got[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&h, got);
     if (st == PLMM_OK && (total != uf->size || sodium_memcmp(got, uf->sha256, sizeof(got)) != 0))
-        st = plmm_err(PLMM_ERR_AUTH, "'%s' changed since the manifest was made (size or SHA-256 "
-                                     "differs); make and sign the manifest again",
+        st = plmm_err(PLMM_ERR_AUTH,
+                      "'%s' changed since the manifest was made (size or SHA-256 "
+                      "differs); make and sign the manifest again",
                       src);
     if (st == PLMM_OK && fsync(fd) != 0)
         st = plmm_err(PLMM_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
@@ -87,8 +88,7 @@ PLMM_EXPORT plmm_status plmm_bundle_publish(const char *bundle_dir, const char *
         goto out_manifest;
     }
     if (mkdir(source_dir, 0755) != 0 && errno != EEXIST) {
-        st = plmm_err(PLMM_ERR_IO, "cannot create directory '%s': %s", source_dir,
-                      strerror(errno));
+        st = plmm_err(PLMM_ERR_IO, "cannot create directory '%s': %s", source_dir, strerror(errno));
         goto out_manifest;
     }
     for (uint32_t i = 0; i < m.n_files && st == PLMM_OK; i++) {

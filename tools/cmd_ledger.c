@@ -119,8 +119,7 @@ static int resolve_paths(cli_ctx *x, ledger_paths *lp, plmm_ledger_params *p)
     else if (xdg != NULL && xdg[0] == '/')
         n = snprintf(lp->path, sizeof(lp->path), "%s/plmm/ledger/usage.ledger", xdg);
     else if (home != NULL && home[0] != '\0')
-        n = snprintf(lp->path, sizeof(lp->path), "%s/.local/share/plmm/ledger/usage.ledger",
-                     home);
+        n = snprintf(lp->path, sizeof(lp->path), "%s/.local/share/plmm/ledger/usage.ledger", home);
     else
         return cli_error("set [ledger] path (no $HOME or $XDG_DATA_HOME)");
     if (n < 0 || (size_t)n >= sizeof(lp->path))

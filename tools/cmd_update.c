@@ -106,9 +106,9 @@ static int run_distill(cli_ctx *x, const update_args *a)
         return cli_usage_error(&cmd_update_desc, "distill needs --expert, --questions, -k KEY, "
                                                  "-o DIR and --version N");
     int64_t expires = (int64_t)time(NULL) + a->expires_days * 86400;
-    plmm_status st = plmm_pack_distill(x->engine, a->tmodel ? a->tmodel : "tmodel", a->out,
-                                       a->expert, (uint64_t)a->version, expires, a->questions,
-                                       a->keys, a->n_keys);
+    plmm_status st =
+        plmm_pack_distill(x->engine, a->tmodel ? a->tmodel : "tmodel", a->out, a->expert,
+                          (uint64_t)a->version, expires, a->questions, a->keys, a->n_keys);
     if (st != PLMM_OK)
         return cli_api_error(st);
     printf("wrote knowledge pack %s/files/knowledge.jsonl and signed manifest %s/manifest.json "

@@ -172,8 +172,8 @@ int main(int argc, char **argv)
                                   o.min_engine);
         if (st != PLMM_OK)
             return fail(st);
-        printf("wrote unsigned %s/manifest.json (expert %s, version %llu)\n", o.rest[0],
-               o.expert, o.version);
+        printf("wrote unsigned %s/manifest.json (expert %s, version %llu)\n", o.rest[0], o.expert,
+               o.version);
         return 0;
     }
     if (strcmp(cmd, "sign") == 0) {

@@ -72,10 +72,10 @@ typedef enum plmm_ledger_period {
 typedef struct plmm_ledger_usage {
     uint32_t struct_size; /* sizeof(plmm_ledger_usage) */
     uint32_t reserved;
-    const char *expert;           /* expert whose rates apply */
-    const char *connector;        /* "openai", "local", ... */
-    const char *model;            /* model that answered, or NULL */
-    int64_t tokens_in;            /* as counted or reported (ignored when a receipt is given) */
+    const char *expert;    /* expert whose rates apply */
+    const char *connector; /* "openai", "local", ... */
+    const char *model;     /* model that answered, or NULL */
+    int64_t tokens_in;     /* as counted or reported (ignored when a receipt is given) */
     int64_t tokens_out;
     const char *receipt_json;     /* signed receipt of a plmm server, or NULL */
     const char *receipt_key_path; /* public key that must have signed it (NULL: the key
@@ -130,17 +130,13 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_budget_check(plmm_ledger *led
  * *cost (may be NULL) receives the amount charged. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_record_usage(plmm_ledger *ledger,
                                                                 const plmm_ledger_usage *usage,
-                                                                int64_t *cost)
-    PLMM_NONNULL(1, 2);
+                                                                int64_t *cost) PLMM_NONNULL(1, 2);
 
 /* Credit a user contribution: kind "rating", "correction" or "example";
  * ref (may be NULL) identifies it (an answer id, a hash). *credit (may be
  * NULL) receives the amount credited. */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_record_contribution(plmm_ledger *ledger,
-                                                                       const char *expert,
-                                                                       const char *kind,
-                                                                       const char *ref,
-                                                                       int64_t *credit)
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_record_contribution(
+    plmm_ledger *ledger, const char *expert, const char *kind, const char *ref, int64_t *credit)
     PLMM_NONNULL(1, 2, 3);
 
 /* Number of entries. */
@@ -150,8 +146,8 @@ PLMM_EXPORT uint64_t plmm_ledger_count(const plmm_ledger *ledger) PLMM_NONNULL(1
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_show(const plmm_ledger *ledger, char **out)
     PLMM_NONNULL(1, 2);
 /* CSV (RFC 4180) of the entries with a header line (owned). */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_export_csv(const plmm_ledger *ledger,
-                                                              char **out) PLMM_NONNULL(1, 2);
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_export_csv(const plmm_ledger *ledger, char **out)
+    PLMM_NONNULL(1, 2);
 
 /*
  * Settle with a counterparty over [from, to) (Unix seconds): totals owed
@@ -187,8 +183,7 @@ PLMM_EXPORT void plmm_receipt_signer_close(plmm_receipt_signer *signer);
 
 /* A signed receipt as a JSON object (owned, free with plmm_free). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_receipt_sign(plmm_receipt_signer *signer,
-                                                         const char *request_id,
-                                                         const char *model,
+                                                         const char *request_id, const char *model,
                                                          int64_t prompt_tokens,
                                                          int64_t completion_tokens, char **json)
     PLMM_NONNULL(1, 6);

@@ -77,8 +77,7 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_sign_keyid(const char *key_path,
 
 /* Add the signature of secret_path's key to the envelope at path (the file
  * is replaced atomically; signing twice with one key is refused). */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_sign_envelope(const char *path,
-                                                          const char *secret_path)
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_sign_envelope(const char *path, const char *secret_path)
     PLMM_NONNULL(1, 2);
 
 /* Write an unsigned root: version >= 1, expires (Unix seconds),
@@ -93,8 +92,7 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_root_create(const char *out_path, ui
  * min_engine: "MAJOR.MINOR.PATCH" (NULL: this library's version). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_manifest_create(const char *bundle_dir,
                                                             const char *expert, uint64_t version,
-                                                            int64_t expires,
-                                                            const char *min_engine)
+                                                            int64_t expires, const char *min_engine)
     PLMM_NONNULL(1, 2);
 
 /* Publish a signed bundle into source_dir: BUNDLE/manifest.json becomes
@@ -162,13 +160,11 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_list(plmm_updater *u, char *
  * again; reinstalling the newer version needs a newer manifest or
  * `plmm update install` of the same version (kept on disk as previous). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_rollback(plmm_updater *u, const char *expert,
-                                                             uint64_t *version)
-    PLMM_NONNULL(1, 2);
+                                                             uint64_t *version) PLMM_NONNULL(1, 2);
 
 /* Directory of the installed current version of expert (owned). */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_current_dir(plmm_updater *u,
-                                                                const char *expert, char **path)
-    PLMM_NONNULL(1, 2, 3);
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_current_dir(plmm_updater *u, const char *expert,
+                                                                char **path) PLMM_NONNULL(1, 2, 3);
 
 /* ---- knowledge packs (distillation) ---- */
 
@@ -187,8 +183,7 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_build(const char *bundle_dir, c
                                                        const char *questions_path,
                                                        plmm_pack_answer_fn answer, void *user,
                                                        const char *const *secret_key_paths,
-                                                       uint32_t n_keys)
-    PLMM_NONNULL(1, 2, 5, 6);
+                                                       uint32_t n_keys) PLMM_NONNULL(1, 2, 5, 6);
 
 /*
  * Distillation: plmm_pack_build() with the answers of the T-model, the
@@ -197,14 +192,10 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_build(const char *bundle_dir, c
  * poorly, exported from the local history with the user's consent and
  * pseudonymized: each line is sent to the T-model as written.
  */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_distill(plmm_engine *engine, const char *section,
-                                                         const char *bundle_dir,
-                                                         const char *expert, uint64_t version,
-                                                         int64_t expires,
-                                                         const char *questions_path,
-                                                         const char *const *secret_key_paths,
-                                                         uint32_t n_keys)
-    PLMM_NONNULL(1, 2, 3, 4, 7);
+PLMM_EXPORT PLMM_NODISCARD plmm_status
+plmm_pack_distill(plmm_engine *engine, const char *section, const char *bundle_dir,
+                  const char *expert, uint64_t version, int64_t expires, const char *questions_path,
+                  const char *const *secret_key_paths, uint32_t n_keys) PLMM_NONNULL(1, 2, 3, 4, 7);
 
 #ifdef __cplusplus
 }

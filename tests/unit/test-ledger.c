@@ -205,8 +205,7 @@ static void forge(const raw *r, int idx, const char *path, bool resign, const ch
     memcpy(np + 64, body, blen);
     uint8_t *sealed;
     size_t sealed_len;
-    CHECK(ledger_store_seal(&s, (uint64_t)idx + 1, np, 64 + blen, &sealed, &sealed_len) ==
-          PLMM_OK);
+    CHECK(ledger_store_seal(&s, (uint64_t)idx + 1, np, 64 + blen, &sealed, &sealed_len) == PLMM_OK);
     char head_from[PATH_MAX], head_to[PATH_MAX];
     FILE *f = fopen(path, "wb");
     fwrite(r->data, 1, r->off[idx], f);
@@ -284,15 +283,13 @@ static void test_metering(void)
     CHECK(plmm_ledger_count(l) == 2);
 
     /* contributions */
-    CHECK(plmm_ledger_record_contribution(l, "finance", "rating", "answer-7", &credit) ==
-          PLMM_OK);
+    CHECK(plmm_ledger_record_contribution(l, "finance", "rating", "answer-7", &credit) == PLMM_OK);
     CHECK(credit == 10000);
     CHECK(plmm_ledger_record_contribution(l, "finance", "example", "ex-1", &credit) == PLMM_OK);
     CHECK(credit == 100000);
     CHECK(plmm_ledger_record_contribution(l, "finance", "gift", NULL, &credit) ==
           PLMM_ERR_INVALID_ARG);
-    CHECK(plmm_ledger_record_contribution(l, "nobody", "rating", NULL, &credit) ==
-          PLMM_ERR_CONFIG);
+    CHECK(plmm_ledger_record_contribution(l, "nobody", "rating", NULL, &credit) == PLMM_ERR_CONFIG);
 
     /* budgets: 0.02 EUR in total; 0.0092 spent so far */
     int64_t left = 0;

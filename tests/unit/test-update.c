@@ -78,8 +78,8 @@ static void build(uint64_t v, int64_t expires, const char *const *keys, int n, s
     free(blob);
     CHECK(plmm_manifest_create(dir, "finance", v, expires, NULL) == PLMM_OK);
     for (int i = 0; i < n; i++)
-        CHECK_MSG(plmm_sign_envelope(p("build/finance/manifest.json"), p(keys[i])) == PLMM_OK,
-                  "%s", plmm_last_errmsg());
+        CHECK_MSG(plmm_sign_envelope(p("build/finance/manifest.json"), p(keys[i])) == PLMM_OK, "%s",
+                  plmm_last_errmsg());
 }
 
 /* Publish build/finance into src. */
@@ -342,8 +342,7 @@ static void test_install_and_attacks(void)
         sign_envelope env;
         sign_key k;
         char *text = NULL;
-        CHECK(sign_envelope_init(&env, PLMM_PAYLOAD_MANIFEST, payload, strlen(payload)) ==
-              PLMM_OK);
+        CHECK(sign_envelope_init(&env, PLMM_PAYLOAD_MANIFEST, payload, strlen(payload)) == PLMM_OK);
         CHECK(sign_key_load(p("k1.key"), &k) == PLMM_OK);
         CHECK(sign_envelope_add(&env, &k) == PLMM_OK);
         CHECK(sign_key_load(p("k2.key"), &k) == PLMM_OK);
