@@ -300,14 +300,44 @@ PLMM_EXPORT plmm_status plmm_ledger_budget_check(plmm_ledger *l, const char *exp
     if (estimate < 0)
         estimate = 0;
     if (left <= 0 || estimate > left) {
-        char s[32], b[32];
+        char sp[32], b[32], est[32];
         static const char *const names[] = {"in total", "today", "this month"};
-        ledger_format_amount(spent, s);
+        ledger_format_amount(spent, sp);
         ledger_format_amount(e->budget, b);
-        return plmm_err(PLMM_ERR_DENIED, "budget of expert '%s' spent: %s of %s %s %s", expert, s,
-                        b, e->currency ? e->currency : "", names[e->period]);
+        ledger_format_amount(estimate, est);
+        const char *cur = e->currency ? e->currency : "";
+        if (left <= 0)
+            return plmm_err(PLMM_ERR_DENIED, "budget of expert '%s' spent: %s of %s %s %s", expert,
+                            sp, b, cur, names[e->period]);
+        return plmm_err(PLMM_ERR_DENIED,
+                        "budget of expert '%s' too small: this would cost %s, %s of %s %s spent "
+                        "%s",
+                        expert, est, sp, b, cur, names[e->period]);
     }
     return PLMM_OK;
+}
+
+static plmm_status price_of(const ledger_expert *e, const char *expert, int64_t tin, int64_t tout,
+                            int64_t *amount)
+{
+    if (tin < 0 || tout < 0)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "token counts must not be negative");
+    if ((tin > 0 && e->rates.in_per_1k > INT64_MAX / 4 / tin) ||
+        (tout > 0 && e->rates.out_per_1k > INT64_MAX / 4 / tout))
+        return plmm_err(PLMM_ERR_RANGE, "usage of expert '%s' too large to price", expert);
+    /* Rounded up to the micro-unit. */
+    *amount = (tin * e->rates.in_per_1k + tout * e->rates.out_per_1k + 999) / 1000;
+    return PLMM_OK;
+}
+
+PLMM_EXPORT plmm_status plmm_ledger_price(plmm_ledger *l, const char *expert, int64_t tokens_in,
+                                          int64_t tokens_out, int64_t *amount)
+{
+    *amount = 0;
+    ledger_expert *e = find_expert(l, expert, false);
+    if (e == NULL || !e->has_rates)
+        return plmm_err(PLMM_ERR_CONFIG, "no published rates for expert '%s'", expert);
+    return price_of(e, expert, tokens_in, tokens_out, amount);
 }
 
 /* ---- recording ---- */
@@ -360,21 +390,18 @@ PLMM_EXPORT plmm_status plmm_ledger_record_usage(plmm_ledger *l, const plmm_ledg
                             nonce, keyid);
         }
     }
-    if (tin < 0 || tout < 0) {
+    int64_t amount = 0;
+    if ((st = price_of(e, u->expert, tin, tout, &amount)) != PLMM_OK) {
         json_decref(receipt);
-        return plmm_err(PLMM_ERR_INVALID_ARG, "token counts must not be negative");
+        return st;
     }
-    if ((tin > 0 && e->rates.in_per_1k > INT64_MAX / 4 / tin) ||
-        (tout > 0 && e->rates.out_per_1k > INT64_MAX / 4 / tout)) {
-        json_decref(receipt);
-        return plmm_err(PLMM_ERR_RANGE, "usage of expert '%s' too large to price", u->expert);
-    }
-    /* Rounded up to the micro-unit. */
-    int64_t amount = (tin * e->rates.in_per_1k + tout * e->rates.out_per_1k + 999) / 1000;
+    const char *model = u->model;
+    if ((model == NULL || model[0] == '\0') && receipt != NULL)
+        model = json_string_value(json_object_get(receipt, "model"));
     json_t *body = new_entry(l, "usage", e);
     if (body == NULL ||
         json_object_set_new(body, "connector", json_string(u->connector ? u->connector : "")) ||
-        json_object_set_new(body, "model", json_string(u->model ? u->model : "")) ||
+        json_object_set_new(body, "model", json_string(model ? model : "")) ||
         json_object_set_new(body, "tokens_in", json_integer(tin)) ||
         json_object_set_new(body, "tokens_out", json_integer(tout)) ||
         json_object_set_new(body, "amount", json_integer(amount)) ||

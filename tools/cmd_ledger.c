@@ -264,7 +264,11 @@ static int run_open(cli_ctx *x, const ledger_args *a, plmm_ledger *l)
             size_t len;
             if (a->receipt != NULL && (code = cli_read_file(a->receipt, &receipt, &len)) != 0)
                 return code;
-            if ((st = plmm_ledger_budget_check(l, a->expert, 0, NULL)) == PLMM_OK) {
+            int64_t estimate = 0;
+            if ((st = plmm_ledger_price(l, a->expert, a->tokens_in, a->tokens_out, &estimate)) ==
+                    PLMM_OK &&
+                (st = plmm_ledger_budget_check(l, a->expert, receipt ? 0 : estimate, NULL)) ==
+                    PLMM_OK) {
                 plmm_ledger_usage u;
                 memset(&u, 0, sizeof(u));
                 u.struct_size = sizeof(u);

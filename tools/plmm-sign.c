@@ -3,6 +3,7 @@
  * verifier for anything plmm signs, ledger statements included).
  * Uses only the public API (plmm/update.h).
  */
+#include "plmm/ledger.h"
 #include "plmm/plmm.h"
 #include "plmm/update.h"
 
@@ -28,6 +29,8 @@ static int usage(FILE *out)
             "  sign FILE SECRET...         add signatures to a root or manifest\n"
             "  publish DIR SOURCE          copy a signed bundle into a source directory\n"
             "                              (SOURCE/NAME.manifest.json, SOURCE/sha256-HEX)\n"
+            "  receipt SECRET --server NAME --tokens-in N --tokens-out N [--request ID]\n"
+            "          [--model M]         print a signed usage receipt (what plmm serve adds)\n"
             "  verify FILE --root ROOT     check a manifest, or a new root (rotation)\n"
             "  verify FILE --key PUBLIC    check a file signed by one key (ledger statements)\n\n"
             "A new root (key rotation) must be signed by a threshold of the old root's keys\n"
@@ -65,8 +68,8 @@ static bool parse_u64(const char *s, unsigned long long max, unsigned long long 
 }
 
 typedef struct opts {
-    const char *expert, *min_engine, *root, *key;
-    unsigned long long version, threshold, days;
+    const char *expert, *min_engine, *root, *key, *server, *request, *model;
+    unsigned long long version, threshold, days, tokens_in, tokens_out;
     const char *rest[MAX_KEYS];
     int n_rest;
 } opts;
@@ -89,6 +92,16 @@ static int parse(int argc, char **argv, int first, opts *o, unsigned long long d
             o->root = v;
         } else if (strcmp(a, "--key") == 0) {
             o->key = v;
+        } else if (strcmp(a, "--server") == 0) {
+            o->server = v;
+        } else if (strcmp(a, "--request") == 0) {
+            o->request = v;
+        } else if (strcmp(a, "--model") == 0) {
+            o->model = v;
+        } else if (strcmp(a, "--tokens-in") == 0) {
+            num = true, dst = &o->tokens_in, max = (unsigned long long)INT32_MAX;
+        } else if (strcmp(a, "--tokens-out") == 0) {
+            num = true, dst = &o->tokens_out, max = (unsigned long long)INT32_MAX;
         } else if (strcmp(a, "--version") == 0) {
             num = true, dst = &o->version, max = (unsigned long long)INT64_MAX;
         } else if (strcmp(a, "--threshold") == 0) {
@@ -198,6 +211,24 @@ int main(int argc, char **argv)
         if ((st = plmm_bundle_publish(o.rest[0], o.rest[1])) != PLMM_OK)
             return fail(st);
         printf("published %s into %s\n", o.rest[0], o.rest[1]);
+        return 0;
+    }
+    if (strcmp(cmd, "receipt") == 0) {
+        plmm_receipt_signer *signer = NULL;
+        char *json = NULL;
+        if ((code = parse(argc, argv, 2, &o, 0)) != 0)
+            return code;
+        if (o.n_rest != 1 || o.server == NULL)
+            return bad("%s needs the SECRET key and --server NAME", cmd);
+        if ((st = plmm_receipt_signer_open(o.rest[0], o.server, &signer)) != PLMM_OK)
+            return fail(st);
+        st = plmm_receipt_sign(signer, o.request, o.model, (int64_t)o.tokens_in,
+                               (int64_t)o.tokens_out, &json);
+        plmm_receipt_signer_close(signer);
+        if (st != PLMM_OK)
+            return fail(st);
+        printf("%s\n", json);
+        plmm_free(json);
         return 0;
     }
     if (strcmp(cmd, "verify") == 0) {

@@ -124,6 +124,12 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_budget_check(plmm_ledger *led
                                                                 int64_t *remaining)
     PLMM_NONNULL(1, 2);
 
+/* What tokens_in/tokens_out would cost at the expert's rates (an estimate
+ * to pass to plmm_ledger_budget_check()). */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_price(plmm_ledger *ledger, const char *expert,
+                                                         int64_t tokens_in, int64_t tokens_out,
+                                                         int64_t *amount) PLMM_NONNULL(1, 2, 5);
+
 /* After a consultation: price it at the expert's rates and append an
  * entry. A receipt is verified first (PLMM_ERR_AUTH when forged, replayed
  * or signed by another key than receipt_key_path: nothing is recorded).

@@ -298,6 +298,9 @@ static void test_metering(void)
     CHECK(plmm_ledger_budget_check(l, "finance", 1000, &left) == PLMM_OK);
     CHECK(left == 20000 - 9200);
     CHECK(plmm_ledger_budget_check(l, "finance", 20000, &left) == PLMM_ERR_DENIED);
+    CHECK_CONTAINS(plmm_last_errmsg(), "too small: this would cost 0.020000, 0.009200 of 0.020000");
+    CHECK(plmm_ledger_price(l, "finance", 1000, 500, &cost) == PLMM_OK && cost == 5000);
+    CHECK(plmm_ledger_price(l, "finance", -1, 500, &cost) == PLMM_ERR_INVALID_ARG);
     /* a router loop: consult while the budget allows, each costing 0.005 */
     int consulted = 0;
     for (int i = 0; i < 10; i++) {
