@@ -96,8 +96,10 @@ PLMM_NODISCARD plmm_status sign_root_parse(const sign_envelope *env, const char 
  * the message). */
 PLMM_NODISCARD plmm_status sign_root_check(const sign_root *root, const sign_envelope *env,
                                            const char *what);
-/* Load a trust anchor and check it carries its own threshold and has not
- * expired at now. */
+/* PLMM_ERR_DENIED naming what when expires <= now (0 = the clock). */
+PLMM_NODISCARD plmm_status sign_check_expiry(int64_t expires, int64_t now, const char *what);
+/* Load a trust anchor and check it carries its own threshold and (when
+ * now >= 0; 0 = the clock) has not expired at now. */
 PLMM_NODISCARD plmm_status sign_root_load_trusted(const char *path, int64_t now, sign_root *root);
 /* Verify candidate as the successor of trusted: version higher, a threshold
  * of trusted's keys and of its own, not expired. Fills *next. */

@@ -291,7 +291,7 @@ plmm_status sign_root_check(const sign_root *root, const sign_envelope *env, con
     return PLMM_OK;
 }
 
-static plmm_status check_expiry(int64_t expires, int64_t now, const char *what)
+plmm_status sign_check_expiry(int64_t expires, int64_t now, const char *what)
 {
     if (now == 0)
         now = (int64_t)time(NULL);
@@ -313,8 +313,8 @@ plmm_status sign_root_load_trusted(const char *path, int64_t now, sign_root *roo
     if ((st = sign_root_parse(&env, path, root)) != PLMM_OK)
         goto out;
     snprintf(what, sizeof(what), "root '%s'", path);
-    if ((st = sign_root_check(root, &env, what)) == PLMM_OK)
-        st = check_expiry(root->expires, now, what);
+    if ((st = sign_root_check(root, &env, what)) == PLMM_OK && now >= 0)
+        st = sign_check_expiry(root->expires, now, what);
     if (st != PLMM_OK)
         sign_root_free(root);
 out:
@@ -342,7 +342,7 @@ plmm_status sign_root_rotate(const sign_root *trusted, const sign_envelope *cand
     if ((st = sign_root_check(next, candidate, what)) != PLMM_OK)
         goto out;
     snprintf(what, sizeof(what), "new root '%s'", source);
-    st = check_expiry(next->expires, now, what);
+    st = sign_check_expiry(next->expires, now, what);
 out:
     if (st != PLMM_OK)
         sign_root_free(next);

@@ -43,7 +43,8 @@ PLMM_NODISCARD plmm_status update_manifest_verify(const update_manifest *m,
 
 /* An expert name: 1-64 of [a-z0-9_-]. */
 bool update_valid_name(const char *s);
-/* A relative file path: components of [A-Za-z0-9._-], none "." or "..". */
+/* A relative file path: components of [A-Za-z0-9._-], none starting with
+ * '.' (so no "..", no hidden files). */
 bool update_valid_path(const char *s);
 /* Compare "MAJOR.MINOR.PATCH" versions: <0, 0, >0; false if malformed. */
 bool update_version_cmp(const char *a, const char *b, int *cmp);

@@ -165,10 +165,12 @@ PLMM_EXPORT plmm_status plmm_updater_open(const plmm_updater_params *params, plm
         st = plmm_err(PLMM_ERR_INVALID_ARG, "path too long: '%s'", u->install_dir);
         goto fail;
     }
+    /* An expired trusted root still verifies its successor (rotation);
+     * fetch_manifest() refuses to use it for anything else. */
     if (access(trust, F_OK) == 0) {
-        st = sign_root_load_trusted(trust, u->now, &u->root);
+        st = sign_root_load_trusted(trust, -1, &u->root);
     } else if (params->root_path != NULL && params->root_path[0] != '\0') {
-        st = sign_root_load_trusted(params->root_path, u->now, &u->root);
+        st = sign_root_load_trusted(params->root_path, -1, &u->root);
         if (st == PLMM_OK && (u->anchor_path = strdup(params->root_path)) == NULL)
             st = plmm_err(PLMM_ERR_NOMEM, "out of memory");
     } else {
@@ -287,7 +289,7 @@ static void fetched_free(fetched_manifest *f)
 static plmm_status fetch_manifest(plmm_updater *u, const char *source, const char *expert,
                                   fetched_manifest *f)
 {
-    char rel[128], where[PATH_MAX + 160];
+    char rel[128], where[PATH_MAX + 160], what[PATH_MAX + 200];
     sign_envelope env;
     uint8_t h[crypto_hash_sha256_BYTES];
     memset(f, 0, sizeof(*f));
@@ -297,6 +299,10 @@ static plmm_status fetch_manifest(plmm_updater *u, const char *source, const cha
     plmm_status st = refresh_root(u, source);
     if (st != PLMM_OK)
         return st;
+    snprintf(what, sizeof(what), "trusted root version %llu (and the source offers no newer one)",
+             (unsigned long long)u->root.version);
+    if ((st = sign_check_expiry(u->root.expires, u->now, what)) != PLMM_OK)
+        return st;
     snprintf(rel, sizeof(rel), "%s.manifest.json", expert);
     snprintf(where, sizeof(where), "%s/%s", source, rel);
     if ((st = update_fetch_mem(source, rel, u->ca_file, UPDATE_MANIFEST_MAX, &f->text, &f->len)) !=
@@ -305,7 +311,6 @@ static plmm_status fetch_manifest(plmm_updater *u, const char *source, const cha
     if ((st = sign_envelope_parse(f->text, f->len, where, &env)) != PLMM_OK)
         goto fail;
     /* Signatures first: nothing in an unverified payload is believed. */
-    char what[PATH_MAX + 200];
     snprintf(what, sizeof(what), "manifest '%s'", where);
     if (strcmp(env.type, PLMM_PAYLOAD_MANIFEST) != 0)
         st = plmm_err(PLMM_ERR_FORMAT, "'%s' is a '%s', not a bundle manifest", where, env.type);

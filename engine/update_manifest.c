@@ -39,8 +39,7 @@ bool update_valid_path(const char *s)
         char c = s[i];
         if (c == '/' || c == '\0') {
             size_t len = (size_t)(s + i - start);
-            if (len == 0 || (len == 1 && start[0] == '.') ||
-                (len == 2 && start[0] == '.' && start[1] == '.'))
+            if (len == 0 || start[0] == '.') /* also ".", ".." and hidden files */
                 return false;
             if (++comp > 8)
                 return false;

@@ -227,10 +227,17 @@ static void test_keys_and_root(void)
     CHECK(plmm_sign_envelope(p("root.json"), p("k2.key")) == PLMM_OK);
     CHECK(plmm_updater_open(&params, &u) == PLMM_OK);
     plmm_updater_close(u);
-    /* an expired root is refused */
+    /* an expired root verifies nothing (but may still be rotated away) */
     params.now = now + 86400 * 31;
-    CHECK(plmm_updater_open(&params, &u) == PLMM_ERR_DENIED);
-    CHECK_CONTAINS(plmm_last_errmsg(), "expired");
+    CHECK(plmm_updater_open(&params, &u) == PLMM_OK);
+    const char *k12[] = {"k1.key", "k2.key"};
+    publish(1, now + 86400 * 60, k12, 2, 1000);
+    CHECK(plmm_updater_install(u, p("src"), "finance", NULL) == PLMM_ERR_DENIED);
+    CHECK_CONTAINS(plmm_last_errmsg(),
+                   "trusted root version 1 (and the source offers no newer one) "
+                   "expired");
+    CHECK(current_version() == 0);
+    plmm_updater_close(u);
 }
 
 static void test_install_and_attacks(void)
