@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -382,7 +383,8 @@ plmm_status ledger_store_open(ledger_store *s, const char *path,
         goto fail;
     }
     s->end = off;
-    if (writable && s->torn_tail && ftruncate(s->fd, off) != 0) {
+    if (writable && s->torn_tail &&
+        (flock(s->fd, LOCK_EX) != 0 || ftruncate(s->fd, off) != 0 || flock(s->fd, LOCK_UN) != 0)) {
         st = plmm_err(PLMM_ERR_IO, "cannot cut the incomplete last record of '%s': %s", path,
                       strerror(errno));
         goto fail;
@@ -429,6 +431,21 @@ plmm_status ledger_store_append(ledger_store *s, json_t *body, char **text)
     if ((st = ledger_store_seal(s, s->n + 1, plain, SIGN_SIG_BYTES + blen, &rec, &rec_len)) !=
         PLMM_OK)
         goto out;
+    /* Writers in other processes: one append at a time, and none may have
+     * appended since this handle read the log. */
+    struct stat sb;
+    if (flock(s->fd, LOCK_EX) != 0 || fstat(s->fd, &sb) != 0) {
+        st = plmm_err(PLMM_ERR_IO, "cannot lock ledger '%s': %s", s->path, strerror(errno));
+        goto out;
+    }
+    if (sb.st_size != s->end) {
+        flock(s->fd, LOCK_UN);
+        st = plmm_err(PLMM_ERR_IO,
+                      "ledger '%s' was changed by another process since it was opened; open it "
+                      "again",
+                      s->path);
+        goto out;
+    }
     /* One write at the end: a crash leaves at most this record incomplete. */
     ssize_t w = pwrite(s->fd, rec, rec_len, s->end);
     if (w != (ssize_t)rec_len || fdatasync(s->fd) != 0) {
@@ -437,12 +454,14 @@ plmm_status ledger_store_append(ledger_store *s, json_t *body, char **text)
         if (ftruncate(s->fd, s->end) != 0)
             st = plmm_err(PLMM_ERR_IO, "cannot append to ledger '%s' nor undo: %s", s->path,
                           strerror(errno));
+        flock(s->fd, LOCK_UN);
         goto out;
     }
     s->end += (off_t)rec_len;
     s->n++;
     crypto_hash_sha256(s->last_hash, (const uint8_t *)b, blen);
     st = write_head(s);
+    flock(s->fd, LOCK_UN);
     if (st == PLMM_OK && text != NULL) {
         *text = b;
         b = NULL;

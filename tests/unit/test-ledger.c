@@ -330,12 +330,21 @@ static void test_metering(void)
     CHECK_CONTAINS(text, ",usage,finance,finance-dev,EUR,0.004200,1200,300,openai,fin-e-1,yes,");
     plmm_free(text);
     CHECK(plmm_ledger_count(l) == 7);
+    /* a second handle appends; this one must not write over it */
+    plmm_ledger *l2 = open_ledger(ledger_path);
+    if (l2 != NULL) {
+        set_rates(l2);
+        CHECK(plmm_ledger_record_contribution(l2, "finance", "rating", "x", NULL) == PLMM_OK);
+        CHECK(plmm_ledger_record_contribution(l, "finance", "rating", "y", NULL) == PLMM_ERR_IO);
+        CHECK_CONTAINS(plmm_last_errmsg(), "changed by another process");
+        plmm_ledger_close(l2);
+    }
     plmm_ledger_close(l);
 
     /* reopened: everything is there and verifies */
     plmm_ledger_params p = params_for(ledger_path);
     uint64_t n = 0;
-    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 7);
+    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 8);
     /* the wrong encryption key cannot read it */
     uint8_t wrong[PLMM_LEDGER_KEY_BYTES] = {1};
     p.key = wrong;
@@ -349,33 +358,33 @@ static void test_tampering(void)
     char t[PATH_MAX];
     path_of(t, "tampered.ledger");
     raw_load(&r, ledger_path);
-    CHECK(r.n == 7);
-    if (r.n != 7) {
+    CHECK(r.n == 8);
+    if (r.n != 8) {
         free(r.data);
         return;
     }
     /* modify: one ciphertext byte of entry 3 */
-    int all[] = {0, 1, 2, 3, 4, 5, 6, -1};
+    int all[] = {0, 1, 2, 3, 4, 5, 6, 7, -1};
     r.data[r.off[2] + 40] ^= 1;
     raw_write(&r, all, t);
     verify_fails(t, PLMM_ERR_AUTH, "entry 3: cannot decrypt");
     r.data[r.off[2] + 40] ^= 1;
     /* delete entry 2 */
-    int del[] = {0, 2, 3, 4, 5, 6, -1};
+    int del[] = {0, 2, 3, 4, 5, 6, 7, -1};
     raw_write(&r, del, t);
     verify_fails(t, PLMM_ERR_AUTH, "entry 2:");
     /* reorder entries 4 and 5 */
-    int swap[] = {0, 1, 2, 4, 3, 5, 6, -1};
+    int swap[] = {0, 1, 2, 4, 3, 5, 6, 7, -1};
     raw_write(&r, swap, t);
     verify_fails(t, PLMM_ERR_AUTH, "entry 4:");
     /* insert a copy of entry 2 after it */
-    int ins[] = {0, 1, 1, 2, 3, 4, 5, 6, -1};
+    int ins[] = {0, 1, 1, 2, 3, 4, 5, 6, 7, -1};
     raw_write(&r, ins, t);
     verify_fails(t, PLMM_ERR_AUTH, "entry 3:");
     /* cut the last entry off: the signed head notices */
-    int cut[] = {0, 1, 2, 3, 4, 5, -1};
+    int cut[] = {0, 1, 2, 3, 4, 5, 6, -1};
     raw_write(&r, cut, t);
-    verify_fails(t, PLMM_ERR_AUTH, "entry 7: missing");
+    verify_fails(t, PLMM_ERR_AUTH, "entry 8: missing");
     /* forged with the encryption key but without the device key */
     forge(&r, 1, t, false, "\"tokens_in\":1200", "\"tokens_in\":12");
     verify_fails(t, PLMM_ERR_AUTH, "entry 2: device signature invalid");
@@ -388,7 +397,7 @@ static void test_tampering(void)
     /* the untouched original still verifies */
     plmm_ledger_params p = params_for(ledger_path);
     uint64_t n = 0;
-    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 7);
+    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 8);
     free(r.data);
 }
 
@@ -413,15 +422,15 @@ static void test_torn_tail(void)
     copy_file(head_from, head_to);
     plmm_ledger_params p = params_for(t);
     uint64_t n = 0;
-    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 7);
+    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 8);
     plmm_ledger *l = open_ledger(t);
     if (l != NULL) {
         set_rates(l);
-        CHECK(plmm_ledger_count(l) == 7);
+        CHECK(plmm_ledger_count(l) == 8);
         CHECK(usage(l, 10, 10, NULL, NULL, NULL) == PLMM_OK);
         plmm_ledger_close(l);
     }
-    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 8);
+    CHECK(plmm_ledger_verify(&p, &n) == PLMM_OK && n == 9);
     free(r.data);
 }
 
@@ -504,23 +513,23 @@ static void test_settlement(void)
     CHECK(plmm_ledger_settle(l, "nobody", 0, now + 10, stmt, NULL) == PLMM_ERR_NOT_FOUND);
     CHECK_MSG(plmm_ledger_settle(l, "finance-dev", 0, now + 10, stmt, &report) == PLMM_OK, "%s",
               plmm_last_errmsg());
-    /* usage 0.005 + 0.0042 + 3 * 0.005 = 0.0242; credits 0.01 + 0.10 */
-    CHECK_CONTAINS(report, "owed by user 0.024200 EUR, credited to user 0.110000 EUR, net owed "
-                           "by user -0.085800 EUR");
-    CHECK_CONTAINS(report, "5 usage entries, 1 with signed receipts, 2 contributions");
+    /* usage 0.005 + 0.0042 + 3 * 0.005 = 0.0242; credits 0.01 + 0.10 + 0.01 */
+    CHECK_CONTAINS(report, "owed by user 0.024200 EUR, credited to user 0.120000 EUR, net owed "
+                           "by user -0.095800 EUR");
+    CHECK_CONTAINS(report, "5 usage entries, 1 with signed receipts, 3 contributions");
     plmm_free(report);
-    CHECK(plmm_ledger_count(l) == 8); /* the settlement entry */
+    CHECK(plmm_ledger_count(l) == 9); /* the settlement entry */
     plmm_ledger_close(l);
     /* the other side verifies with the device's public key */
     CHECK(plmm_ledger_statement_verify(stmt, dev_pub, &report) == PLMM_OK);
-    CHECK_CONTAINS(report, "net owed by user -0.085800 EUR");
+    CHECK_CONTAINS(report, "net owed by user -0.095800 EUR");
     plmm_free(report);
     CHECK(plmm_sign_verify(stmt, NULL, dev_pub, 0, NULL) == PLMM_OK);
     CHECK(plmm_ledger_statement_verify(stmt, other_pub, NULL) == PLMM_ERR_AUTH);
     /* altered: the net changed in the payload */
     sign_envelope env;
     CHECK(sign_envelope_load(stmt, &env) == PLMM_OK);
-    char *pos = strstr((char *)env.payload, "-0.085800");
+    char *pos = strstr((char *)env.payload, "-0.095800");
     CHECK(pos != NULL);
     if (pos != NULL)
         pos[1] = '1';
