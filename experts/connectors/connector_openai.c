@@ -230,7 +230,10 @@ static void take_usage(xfer *x, json_t *root)
 
 static plmm_status take_receipt(xfer *x, json_t *root)
 {
-    json_t *r = json_object_get(root, "receipt");
+    /* plmm serve adds "plmm_receipt"; "receipt" is the older spelling */
+    json_t *r = json_object_get(root, "plmm_receipt");
+    if (r == NULL || json_is_null(r))
+        r = json_object_get(root, "receipt");
     if (r == NULL || json_is_null(r))
         return PLMM_OK;
     free(x->res->receipt_json);
