@@ -22,6 +22,11 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
     if (to <= from)
         return plmm_err(PLMM_ERR_INVALID_ARG,
                         "settlement period is empty (from must be before to)");
+    /* The receipts behind the signed usage, so the other side can match
+     * each one with what its server signed. */
+    json_t *receipts = json_array();
+    if (receipts == NULL)
+        return plmm_err(PLMM_ERR_NOMEM, "out of memory");
     json_array_foreach(l->entries, i, e)
     {
         const char *kind = json_string_value(json_object_get(e, "kind"));
@@ -31,10 +36,12 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
         if (kind == NULL || cp == NULL || cur == NULL || strcmp(cp, counterparty) != 0 ||
             t < from || t >= to || strcmp(kind, "settlement") == 0)
             continue;
-        if (currency != NULL && strcmp(currency, cur) != 0)
+        if (currency != NULL && strcmp(currency, cur) != 0) {
+            json_decref(receipts);
             return plmm_err(PLMM_ERR_UNSUPPORTED,
                             "counterparty '%s' has entries in %s and %s; settle one currency",
                             counterparty, currency, cur);
+        }
         currency = cur;
         int64_t amount = json_integer_value(json_object_get(e, "amount"));
         if (amount >= 0)
@@ -43,7 +50,19 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
             credited -= amount;
         if (strcmp(kind, "usage") == 0) {
             n_usage++;
-            n_signed += json_is_true(json_object_get(e, "signed"));
+            json_t *r = json_object_get(e, "receipt");
+            if (json_is_true(json_object_get(e, "signed")) && json_is_object(r)) {
+                n_signed++;
+                json_t *item = json_pack(
+                    "{s:O?, s:O?, s:O?, s:O?, s:O?}", "server", json_object_get(r, "server"),
+                    "request", json_object_get(r, "request"), "nonce", json_object_get(r, "nonce"),
+                    "prompt_tokens", json_object_get(r, "prompt_tokens"), "completion_tokens",
+                    json_object_get(r, "completion_tokens"));
+                if (item == NULL || json_array_append_new(receipts, item) != 0) {
+                    json_decref(receipts);
+                    return plmm_err(PLMM_ERR_NOMEM, "out of memory");
+                }
+            }
         } else {
             n_contrib++;
         }
@@ -52,9 +71,11 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
             first = seq;
         last = seq;
     }
-    if (currency == NULL)
+    if (currency == NULL) {
+        json_decref(receipts);
         return plmm_err(PLMM_ERR_NOT_FOUND, "no entries with counterparty '%s' in the period",
                         counterparty);
+    }
     char tf[32], tt[32], a_owed[32], a_cred[32], a_net[32], dev[2 * SIGN_PK_BYTES + 1],
         head[2 * LEDGER_HASH_BYTES + 1];
     sign_time_format(from, tf);
@@ -72,6 +93,10 @@ PLMM_EXPORT plmm_status plmm_ledger_settle(plmm_ledger *l, const char *counterpa
         "signed_receipts", (json_int_t)n_signed, "contributions", (json_int_t)n_contrib,
         "first_seq", (json_int_t)first, "last_seq", (json_int_t)last, "ledger_entries",
         (json_int_t)l->store.n, "chain_head", head);
+    if (j == NULL || json_object_set_new(j, "receipts", receipts) != 0) {
+        json_decref(j);
+        return plmm_err(PLMM_ERR_NOMEM, "out of memory");
+    }
     char *payload = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     if (payload == NULL)

@@ -535,6 +535,13 @@ static void test_settlement(void)
     CHECK_CONTAINS(report, "net owed by user -0.095800 EUR");
     plmm_free(report);
     CHECK(plmm_sign_verify(stmt, NULL, dev_pub, 0, NULL) == PLMM_OK);
+    {
+        sign_envelope se;
+        CHECK(sign_envelope_load(stmt, &se) == PLMM_OK);
+        CHECK_CONTAINS((char *)se.payload, "\"request\": \"req-1\"");
+        CHECK_CONTAINS((char *)se.payload, "\"prompt_tokens\": 1200");
+        sign_envelope_free(&se);
+    }
     CHECK(plmm_ledger_statement_verify(stmt, other_pub, NULL) == PLMM_ERR_AUTH);
     /* altered: the net changed in the payload */
     sign_envelope env;
