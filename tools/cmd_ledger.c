@@ -6,12 +6,10 @@
 #include "plmm/ledger.h"
 #include "plmm/update.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 enum {
@@ -75,122 +73,29 @@ typedef struct ledger_args {
     bool csv;
 } ledger_args;
 
-static const char *cfg(cli_ctx *x, const char *key)
-{
-    const char *v = NULL;
-    if (plmm_engine_config_get(x->engine, key, &v) != PLMM_OK || v == NULL || v[0] == '\0')
-        return NULL;
-    return v;
-}
-
-/* The ledger paths: [ledger] keys or defaults under the data directory. */
+/* The ledger files of the configuration (owned). */
 typedef struct ledger_paths {
-    char path[PATH_MAX], device[PATH_MAX], key[PATH_MAX];
+    char *path, *device, *key;
 } ledger_paths;
 
-static int mkdir_if_absent(const char *dir)
+static void paths_free(ledger_paths *lp)
 {
-    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
-}
-
-static int make_dirs(const char *file)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", file);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir_if_absent(buf) != 0)
-            return cli_error("cannot create directory '%s'", buf);
-        *p = '/';
-    }
-    return CLI_EXIT_OK;
+    plmm_free(lp->path);
+    plmm_free(lp->device);
+    plmm_free(lp->key);
 }
 
 static int resolve_paths(cli_ctx *x, ledger_paths *lp, plmm_ledger_params *p)
 {
-    const char *path = cfg(x, "ledger.path"), *dev = cfg(x, "ledger.device_key"),
-               *key = cfg(x, "ledger.key_file");
-    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    int n;
-    if (path != NULL)
-        n = snprintf(lp->path, sizeof(lp->path), "%s", path);
-    else if (xdg != NULL && xdg[0] == '/')
-        n = snprintf(lp->path, sizeof(lp->path), "%s/plmm/ledger/usage.ledger", xdg);
-    else if (home != NULL && home[0] != '\0')
-        n = snprintf(lp->path, sizeof(lp->path), "%s/.local/share/plmm/ledger/usage.ledger", home);
-    else
-        return cli_error("set [ledger] path (no $HOME or $XDG_DATA_HOME)");
-    if (n < 0 || (size_t)n >= sizeof(lp->path))
-        return cli_error("ledger path too long");
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", lp->path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof(dir), ".");
-    if (snprintf(lp->device, sizeof(lp->device), "%s", dev ? dev : "") < 0 ||
-        snprintf(lp->key, sizeof(lp->key), "%s", key ? key : "") < 0)
-        return cli_error("path too long");
-    if (dev == NULL && (size_t)snprintf(lp->device, sizeof(lp->device), "%s/device.key", dir) >=
-                           sizeof(lp->device))
-        return cli_error("path too long");
-    if (key == NULL &&
-        (size_t)snprintf(lp->key, sizeof(lp->key), "%s/ledger.key", dir) >= sizeof(lp->key))
-        return cli_error("path too long");
-    int code = make_dirs(lp->path);
-    if (code != CLI_EXIT_OK)
-        return code;
+    plmm_status st = plmm_ledger_config_paths(x->engine, &lp->path, &lp->device, &lp->key);
+    if (st != PLMM_OK)
+        return cli_api_error(st);
     memset(p, 0, sizeof(*p));
     p->struct_size = sizeof(*p);
     p->path = lp->path;
     p->device_key_path = lp->device;
     p->key_path = lp->key;
     return CLI_EXIT_OK;
-}
-
-/* [ledger] budgets = finance=5.00,it=1.50 */
-static int apply_budgets(cli_ctx *x, plmm_ledger *l)
-{
-    const char *b = cfg(x, "ledger.budgets"), *per = cfg(x, "ledger.budget_period");
-    plmm_ledger_period period = PLMM_LEDGER_PERIOD_MONTH;
-    if (per != NULL && strcmp(per, "total") == 0)
-        period = PLMM_LEDGER_PERIOD_TOTAL;
-    else if (per != NULL && strcmp(per, "day") == 0)
-        period = PLMM_LEDGER_PERIOD_DAY;
-    if (b == NULL)
-        return CLI_EXIT_OK;
-    char *copy = strdup(b), *save = NULL;
-    if (copy == NULL)
-        return cli_error("out of memory");
-    int code = CLI_EXIT_OK;
-    for (char *item = strtok_r(copy, ",", &save); item != NULL && code == CLI_EXIT_OK;
-         item = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(item, '=');
-        while (*item == ' ')
-            item++;
-        if (eq == NULL) {
-            code = cli_error("[ledger] budgets: expected EXPERT=AMOUNT, got '%s'", item);
-            break;
-        }
-        *eq = '\0';
-        char *end = eq;
-        while (end > item && end[-1] == ' ')
-            *--end = '\0';
-        /* amounts as decimals with up to 6 places */
-        double d = strtod(eq + 1, &end);
-        if (end == eq + 1 || d < 0 || d > 9e12) {
-            code = cli_error("[ledger] budgets: bad amount for '%s'", item);
-            break;
-        }
-        plmm_status st = plmm_ledger_set_budget(l, item, (int64_t)(d * 1e6 + 0.5), period);
-        if (st != PLMM_OK)
-            code = cli_api_error(st);
-    }
-    free(copy);
-    return code;
 }
 
 static bool parse_time(const char *s, int64_t *out)
@@ -250,8 +155,8 @@ static int run_open(cli_ctx *x, const ledger_args *a, plmm_ledger *l)
             return cli_usage_error(&cmd_ledger_desc, "%s needs --expert and --rates", a->sub);
         if ((st = plmm_ledger_load_rates(l, a->expert, a->rates)) != PLMM_OK)
             return cli_api_error(st);
-        if ((code = apply_budgets(x, l)) != CLI_EXIT_OK)
-            return code;
+        if ((st = plmm_ledger_config_budgets(l, x->engine)) != PLMM_OK)
+            return cli_api_error(st);
         int64_t amount = 0;
         char buf[64];
         if (strcmp(a->sub, "contribute") == 0) {
@@ -294,7 +199,7 @@ static int run_open(cli_ctx *x, const ledger_args *a, plmm_ledger *l)
 
 static int run(cli_ctx *x, const ledger_args *a)
 {
-    ledger_paths lp;
+    ledger_paths lp = {NULL, NULL, NULL};
     plmm_ledger_params p;
     char *report = NULL;
     plmm_status st;
@@ -313,15 +218,20 @@ static int run(cli_ctx *x, const ledger_args *a)
     if (strcmp(a->sub, "verify") == 0) {
         uint64_t n = 0;
         if ((st = plmm_ledger_verify(&p, &n)) != PLMM_OK)
-            return cli_api_error(st);
-        printf("%s: %llu entries, chain and signatures valid\n", lp.path, (unsigned long long)n);
-        return CLI_EXIT_OK;
+            code = cli_api_error(st);
+        else
+            printf("%s: %llu entries, chain and signatures valid\n", lp.path,
+                   (unsigned long long)n);
+        paths_free(&lp);
+        return code;
     }
     plmm_ledger *l = NULL;
     if ((st = plmm_ledger_open(&p, &l)) != PLMM_OK)
-        return cli_api_error(st);
-    code = run_open(x, a, l);
+        code = cli_api_error(st);
+    else
+        code = run_open(x, a, l);
     plmm_ledger_close(l);
+    paths_free(&lp);
     return code;
 }
 

@@ -90,6 +90,20 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_open(const plmm_ledger_params
 /* NULL is ignored. */
 PLMM_EXPORT void plmm_ledger_close(plmm_ledger *ledger);
 
+/* The ledger files the engine's configuration names ([ledger] path,
+ * device_key, key_file; unset: usage.ledger, device.key and ledger.key in
+ * $XDG_DATA_HOME/plmm/ledger), their directories created (0700). Each out:
+ * owned, free with plmm_free. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_config_paths(const plmm_engine *engine,
+                                                                char **path, char **device_key,
+                                                                char **key_file)
+    PLMM_NONNULL(1, 2, 3, 4);
+
+/* Apply [ledger] budgets ("finance=5.00,it=1.50") and budget_period. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_config_budgets(plmm_ledger *ledger,
+                                                                  const plmm_engine *engine)
+    PLMM_NONNULL(1, 2);
+
 /* Verify a ledger file without changing it; *entries (may be NULL) gets
  * the number of valid entries. On damage: PLMM_ERR_AUTH (or FORMAT) with
  * "entry N: ..." naming the first bad entry. */

@@ -175,6 +175,9 @@ expect 0 record2 -- "$PLMM" ledger record -c plmm.ini --expert finance --rates $
 expect 1 record3 -- "$PLMM" ledger record -c plmm.ini --expert finance --rates $RATES \
     --tokens-in 10 --tokens-out 10
 has err "budget of expert 'finance' spent: 0.010000 of 0.010000 EUR in total" record3
+expect 1 bad-budget -- "$PLMM" ledger record -c plmm.ini --set ledger.budgets=finance=lots \
+    --expert finance --rates $RATES --tokens-in 1 --tokens-out 1
+has err "ledger.budgets: 'finance' needs an amount like 5.00" bad-budget
 expect 0 contribute -- "$PLMM" ledger contribute -c plmm.ini --expert finance --rates $RATES \
     --kind correction --ref answer-2
 has out "credited 0.005000" contribute
