@@ -28,7 +28,7 @@ static const cli_opt update_opts[] = {
     {OPT_EXPERT, 0, "expert", "NAME", "distill: the expert the knowledge pack is for"},
     {OPT_QUESTIONS, 0, "questions", "FILE", "distill: questions, one per line"},
     {OPT_KEY, 'k', "key", "FILE", "distill: publisher secret key to sign with (repeatable)"},
-    {OPT_OUT, 'o', "out", "DIR", "distill: bundle directory to write (SOURCE/EXPERT)"},
+    {OPT_OUT, 'o', "out", "DIR", "distill: bundle directory to write (publish it with plmm-sign publish)"},
     {OPT_VERSION, 0, "version", "N", "distill: bundle version (higher than any before)"},
     {OPT_EXPIRES, 0, "expires-days", "N", "distill: days until the manifest expires (default 30)"},
     {OPT_TMODEL, 0, "tmodel", "SECTION", "distill: connector section to ask (default tmodel)"},
