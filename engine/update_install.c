@@ -396,11 +396,34 @@ static plmm_status file_write(void *user, const uint8_t *data, size_t len)
     return PLMM_OK;
 }
 
-static plmm_status install_file(plmm_updater *u, const char *source, const char *expert,
+/* Try the same path in the installed version (local_dir): when it has the
+ * signed size and hash, the file is copied instead of downloaded again. On
+ * a mismatch the sink is reset for the download. */
+static bool reuse_local(const char *local_dir, const update_file *uf, file_sink *s)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state copy;
+    if (local_dir == NULL)
+        return false;
+    plmm_status st = update_fetch(local_dir, uf->path, NULL, uf->size, file_write, s);
+    if (st == PLMM_OK && s->got == uf->size) {
+        copy = s->h;
+        crypto_hash_sha256_final(&copy, h);
+        if (sodium_memcmp(h, uf->sha256, sizeof(h)) == 0)
+            return true;
+    }
+    plmm_err_clear();
+    if (ftruncate(s->fd, 0) != 0 || lseek(s->fd, 0, SEEK_SET) != 0)
+        return false;
+    crypto_hash_sha256_init(&s->h);
+    s->got = 0;
+    return false;
+}
+
+static plmm_status install_file(plmm_updater *u, const char *source, const char *local_dir,
                                 const char *tmp_dir, const update_file *uf)
 {
     char dst[PATH_MAX], rel[128], hex[2 * crypto_hash_sha256_BYTES + 1], parent[PATH_MAX];
-    (void)expert;
     if (uf->size > u->max_file_size)
         return plmm_err(PLMM_ERR_DENIED, "'%s' is %llu bytes, more than the %llu allowed", uf->path,
                         (unsigned long long)uf->size, (unsigned long long)u->max_file_size);
@@ -420,9 +443,11 @@ static plmm_status install_file(plmm_updater *u, const char *source, const char 
     if (s.fd < 0)
         return plmm_err(PLMM_ERR_IO, "cannot create '%s': %s", dst, strerror(errno));
     crypto_hash_sha256_init(&s.h);
-    st = update_fetch(source, rel, u->ca_file, uf->size, file_write, &s);
-    if (st != PLMM_OK)
-        plmm_err_prefix(st, "'%s'", uf->path);
+    if (!reuse_local(local_dir, uf, &s)) {
+        st = update_fetch(source, rel, u->ca_file, uf->size, file_write, &s);
+        if (st != PLMM_OK)
+            plmm_err_prefix(st, "'%s'", uf->path);
+    }
     if (st == PLMM_OK && s.got != uf->size)
         st = plmm_err(PLMM_ERR_AUTH, "'%s': truncated download, %llu of %llu bytes", uf->path,
                       (unsigned long long)s.got, (unsigned long long)uf->size);
@@ -489,6 +514,7 @@ PLMM_EXPORT plmm_status plmm_updater_install(plmm_updater *u, const char *source
     }
     if ((st = mkdir_p(vdir, 0755)) != PLMM_OK)
         goto out_manifest;
+    char *cur_real = NULL;
     int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
         st = plmm_err(PLMM_ERR_IO, "cannot lock '%s': %s", lock, strerror(errno));
@@ -508,13 +534,15 @@ PLMM_EXPORT plmm_status plmm_updater_install(plmm_updater *u, const char *source
             *version = inst; /* already current */
         goto out_lock;
     }
+    /* Files unchanged since the installed version are copied from it. */
+    cur_real = inst != 0 ? realpath(cur, NULL) : NULL;
     remove_tree(tmp);
     if (mkdir(tmp, 0755) != 0) {
         st = plmm_err(PLMM_ERR_IO, "cannot create directory '%s': %s", tmp, strerror(errno));
         goto out_lock;
     }
     for (uint32_t i = 0; i < f.m.n_files && st == PLMM_OK; i++)
-        st = install_file(u, source, expert, tmp, &f.m.files[i]);
+        st = install_file(u, source, cur_real, tmp, &f.m.files[i]);
     if (st == PLMM_OK)
         st = sign_write_atomic(mpath, f.text, f.len, 0644);
     if (st == PLMM_OK) {
@@ -539,6 +567,7 @@ PLMM_EXPORT plmm_status plmm_updater_install(plmm_updater *u, const char *source
     if (version)
         *version = f.m.version;
 out_lock:
+    free(cur_real);
     if (lock_fd >= 0)
         close(lock_fd);
 out_manifest:

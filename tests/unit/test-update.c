@@ -23,6 +23,7 @@
 
 static char base[PATH_MAX];
 static int64_t now;
+static uint64_t content_version; /* model file content as of this version; 0 = the bundle's */
 
 static const char *p(const char *rel)
 {
@@ -73,7 +74,7 @@ static void build(uint64_t v, int64_t expires, const char *const *keys, int n, s
     write_file(p("build/finance/files/finance.ini"), ini, (size_t)len);
     uint8_t *blob = malloc(big);
     for (size_t i = 0; i < big; i++)
-        blob[i] = (uint8_t)(i * 31 + v);
+        blob[i] = (uint8_t)(i * 31 + (content_version ? content_version : v));
     write_file(p("build/finance/files/model/e.bin"), blob, big);
     free(blob);
     CHECK(plmm_manifest_create(dir, "finance", v, expires, NULL) == PLMM_OK);
@@ -464,6 +465,35 @@ static void test_rotation(void)
         refused(u, PLMM_ERR_AUTH, "root version 2", 4);
         plmm_updater_close(u);
     }
+
+    /* files unchanged since the installed version are reused, after their
+     * hash is checked, instead of downloaded again */
+    content_version = 4;
+    publish(6, now + 86400, k4, 1, 1000);
+    content_version = 0;
+    unlink(blob("model/e.bin")); /* the source no longer serves it */
+    u = open_updater();
+    if (u == NULL)
+        return;
+    FILE *f = fopen(p("experts/finance/current/model/e.bin"), "r+b");
+    CHECK(f != NULL);
+    int c = f ? fgetc(f) : 0;
+    if (f != NULL) {
+        fseek(f, 0, SEEK_SET);
+        fputc(c ^ 1, f); /* a damaged local copy is not reused */
+        fclose(f);
+    }
+    refused(u, PLMM_ERR_NOT_FOUND, "model/e.bin", 4);
+    f = fopen(p("experts/finance/current/model/e.bin"), "r+b");
+    if (f != NULL) {
+        fputc(c, f);
+        fclose(f);
+    }
+    CHECK_MSG(plmm_updater_install(u, p("src"), "finance", &v) == PLMM_OK, "%s",
+              plmm_last_errmsg());
+    CHECK(v == 6 && current_version() == 6);
+    CHECK(access(p("experts/finance/versions/6/model/e.bin"), R_OK) == 0);
+    plmm_updater_close(u);
 }
 
 int main(void)
