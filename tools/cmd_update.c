@@ -5,10 +5,12 @@
 #include "cli.h"
 #include "plmm/update.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 enum {
@@ -28,7 +30,8 @@ static const cli_opt update_opts[] = {
     {OPT_EXPERT, 0, "expert", "NAME", "distill: the expert the knowledge pack is for"},
     {OPT_QUESTIONS, 0, "questions", "FILE", "distill: questions, one per line"},
     {OPT_KEY, 'k', "key", "FILE", "distill: publisher secret key to sign with (repeatable)"},
-    {OPT_OUT, 'o', "out", "DIR", "distill: bundle directory to write (publish it with plmm-sign publish)"},
+    {OPT_OUT, 'o', "out", "DIR",
+     "distill: bundle directory to write (publish it with plmm-sign publish)"},
     {OPT_VERSION, 0, "version", "N", "distill: bundle version (higher than any before)"},
     {OPT_EXPIRES, 0, "expires-days", "N", "distill: days until the manifest expires (default 30)"},
     {OPT_TMODEL, 0, "tmodel", "SECTION", "distill: connector section to ask (default tmodel)"},
@@ -38,8 +41,8 @@ static const cli_opt update_opts[] = {
 const cli_command cmd_update_desc = {
     .name = "update",
     .summary = "Install and roll back signed expert bundles; distill knowledge packs.",
-    .synopsis = "check|install|rollback EXPERT [-s SRC] | list | distill --expert NAME "
-                "--questions FILE -k KEY -o DIR --version N",
+    .synopsis = "check [EXPERT] [-s SRC] | install|rollback EXPERT [-s SRC] | list | "
+                "distill --expert NAME --questions FILE -k KEY -o DIR --version N",
     .details = "Bundles are verified against the trusted root ([update] root): a threshold of\n"
                "signatures, an unexpired manifest, a version not older than any installed\n"
                "before, and every file's size and SHA-256. Versions are installed beside each\n"
@@ -80,9 +83,9 @@ static const char *cfg(cli_ctx *x, const char *key)
     return v;
 }
 
-static int open_updater(cli_ctx *x, plmm_updater **u)
+/* dir (PATH_MAX bytes) receives the experts directory. */
+static int open_updater(cli_ctx *x, plmm_updater **u, char *dir)
 {
-    char dir[PATH_MAX];
     plmm_updater_params p;
     memset(&p, 0, sizeof(p));
     p.struct_size = sizeof(p);
@@ -90,13 +93,47 @@ static int open_updater(cli_ctx *x, plmm_updater **u)
     p.install_dir = cfg(x, "update.experts_dir");
     p.ca_file = cfg(x, "update.ca_file");
     if (p.install_dir == NULL) {
-        int code = data_dir(dir, sizeof(dir), "experts");
+        int code = data_dir(dir, PATH_MAX, "experts");
         if (code != CLI_EXIT_OK)
             return code;
         p.install_dir = dir;
+    } else {
+        snprintf(dir, PATH_MAX, "%s", p.install_dir);
     }
     plmm_status st = plmm_updater_open(&p, u);
     return st == PLMM_OK ? CLI_EXIT_OK : cli_api_error(st);
+}
+
+/* check without an EXPERT: every expert installed in dir. */
+static int check_all(plmm_updater *u, const char *source, const char *dir)
+{
+    DIR *d = opendir(dir);
+    int code = CLI_EXIT_OK, n = 0;
+    if (d == NULL) {
+        printf("no experts installed in %s\n", dir);
+        return CLI_EXIT_OK;
+    }
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char cur[PATH_MAX];
+        struct stat sb;
+        if (e->d_name[0] == '.' ||
+            snprintf(cur, sizeof(cur), "%s/%s/current", dir, e->d_name) >= (int)sizeof(cur) ||
+            lstat(cur, &sb) != 0)
+            continue;
+        char *report = NULL;
+        uint64_t avail = 0, inst = 0;
+        plmm_status st = plmm_updater_check(u, source, e->d_name, &avail, &inst, &report);
+        if (st == PLMM_OK)
+            fputs(report, stdout);
+        else
+            code = cli_api_error(st); /* reported; the others are still checked */
+        plmm_free(report);
+        n++;
+    }
+    closedir(d);
+    if (n == 0)
+        printf("no experts installed in %s\n", dir);
+    return code;
 }
 
 static int run_distill(cli_ctx *x, const update_args *a)
@@ -128,15 +165,21 @@ static int run(cli_ctx *x, const update_args *a)
         return code;
     if (strcmp(a->sub, "distill") == 0)
         return run_distill(x, a);
-    bool needs_expert = strcmp(a->sub, "list") != 0;
+    bool needs_expert = strcmp(a->sub, "list") != 0 && strcmp(a->sub, "check") != 0;
     if (needs_expert && a->expert == NULL)
         return cli_usage_error(&cmd_update_desc, "'update %s' needs an EXPERT", a->sub);
     const char *source = a->source ? a->source : cfg(x, "update.source");
     if ((strcmp(a->sub, "check") == 0 || strcmp(a->sub, "install") == 0) && source == NULL)
         return cli_usage_error(&cmd_update_desc, "no bundle source: give -s SRC or set [update] "
                                                  "source");
-    if ((code = open_updater(x, &u)) != CLI_EXIT_OK)
+    char dir[PATH_MAX];
+    if ((code = open_updater(x, &u, dir)) != CLI_EXIT_OK)
         return code;
+    if (strcmp(a->sub, "check") == 0 && a->expert == NULL) {
+        code = check_all(u, source, dir);
+        plmm_updater_close(u);
+        return code;
+    }
     if (strcmp(a->sub, "check") == 0) {
         st = plmm_updater_check(u, source, a->expert, &avail, &inst, &report);
         if (st == PLMM_OK)

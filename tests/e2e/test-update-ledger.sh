@@ -138,6 +138,8 @@ has out "version 1 installed" install
 expect 0 list -- "$PLMM" update list -c plmm.ini
 has out "finance          current 1" list
 test -f experts/finance/current/finance.ini || fail "installed file missing"
+expect 0 check-all -- "$PLMM" update check -c plmm.ini
+has out "finance: available 1" check-all
 
 # version 2, with one served file corrupted in transit
 sed -i 's/in_per_1k = 0.002/in_per_1k = 0.003/' bundle/finance/files/finance.ini
