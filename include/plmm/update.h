@@ -134,10 +134,11 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_open(const plmm_updater_para
 PLMM_EXPORT void plmm_updater_close(plmm_updater *u);
 
 /*
- * What source offers for expert: the verified manifest's version (0 when
- * it is not newer than the installed one is still reported) into
- * *available and the installed version (0: none) into *installed.
- * Refused manifests give their error. report: (may be NULL) owned text.
+ * What source offers for expert, verified like an install would verify it
+ * (root rotation, signatures, expiry, engine version, rollback): the
+ * manifest's version into *available and the installed version (0: none)
+ * into *installed (both may be NULL). A refused manifest gives its error.
+ * report: (may be NULL) one line, owned, free with plmm_free.
  */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_check(plmm_updater *u, const char *source,
                                                           const char *expert, uint64_t *available,
@@ -151,18 +152,20 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_install(plmm_updater *u, con
                                                             const char *expert, uint64_t *version)
     PLMM_NONNULL(1, 2, 3);
 
-/* Installed experts, versions and trust state, one line each (owned). */
+/* Installed experts, versions and trust state, one line each (owned,
+ * free with plmm_free). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_list(plmm_updater *u, char **report)
     PLMM_NONNULL(1, 2);
 
-/* Switch expert back to its previous version (one rename). The highest
- * trusted version is unchanged, so the source cannot push the old version
- * again; reinstalling the newer version needs a newer manifest or
- * `plmm update install` of the same version (kept on disk as previous). */
+/* Switch expert back to its previous version (one rename; the version
+ * rolled back from becomes the previous one). The highest trusted version
+ * is unchanged: the source still cannot push anything older, and
+ * plmm_updater_install() brings the newer version back. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_rollback(plmm_updater *u, const char *expert,
                                                              uint64_t *version) PLMM_NONNULL(1, 2);
 
-/* Directory of the installed current version of expert (owned). */
+/* Directory of the installed current version of expert (owned, free with
+ * plmm_free). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_updater_current_dir(plmm_updater *u, const char *expert,
                                                                 char **path) PLMM_NONNULL(1, 2, 3);
 
