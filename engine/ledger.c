@@ -85,6 +85,31 @@ PLMM_EXPORT void plmm_ledger_close(plmm_ledger *l)
     free(l);
 }
 
+/* An entry marked signed must carry a receipt whose signature holds and
+ * whose token counts are the ones charged. */
+static plmm_status check_receipt(void *user, uint64_t seq, const char *body, size_t len)
+{
+    (void)user;
+    json_t *j = json_loadb(body, len, 0, NULL);
+    if (j == NULL)
+        return plmm_err(PLMM_ERR_NOMEM, "out of memory");
+    plmm_status st = PLMM_OK;
+    if (json_is_true(json_object_get(j, "signed"))) {
+        char *r = json_dumps(json_object_get(j, "receipt"), JSON_COMPACT);
+        int64_t in = -1, out = -1;
+        if (r == NULL || ledger_receipt_check(r, NULL, &in, &out, NULL, NULL, NULL) != PLMM_OK ||
+            in != json_integer_value(json_object_get(j, "tokens_in")) ||
+            out != json_integer_value(json_object_get(j, "tokens_out")))
+            st = plmm_err(PLMM_ERR_AUTH,
+                          "entry %llu: its receipt does not verify or does not match the "
+                          "tokens charged",
+                          (unsigned long long)seq);
+        free(r);
+    }
+    json_decref(j);
+    return st;
+}
+
 PLMM_EXPORT plmm_status plmm_ledger_verify(const plmm_ledger_params *params, uint64_t *entries)
 {
     uint8_t key[PLMM_LEDGER_KEY_BYTES];
@@ -97,7 +122,7 @@ PLMM_EXPORT plmm_status plmm_ledger_verify(const plmm_ledger_params *params, uin
         return st;
     if ((st = ledger_keys(params, false, key, &device)) != PLMM_OK)
         return st;
-    st = ledger_store_open(&s, params->path, key, &device, false, NULL, NULL);
+    st = ledger_store_open(&s, params->path, key, &device, false, check_receipt, NULL);
     if (st == PLMM_OK) {
         if (entries)
             *entries = s.n;

@@ -104,8 +104,9 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_config_budgets(plmm_ledger *l
                                                                   const plmm_engine *engine)
     PLMM_NONNULL(1, 2);
 
-/* Verify a ledger file without changing it; *entries (may be NULL) gets
- * the number of valid entries. On damage: PLMM_ERR_AUTH (or FORMAT) with
+/* Verify a ledger file without changing it, stored receipts included
+ * (signature, and the tokens charged); *entries (may be NULL) gets the
+ * number of valid entries. On damage: PLMM_ERR_AUTH (or FORMAT) with
  * "entry N: ..." naming the first bad entry. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_verify(const plmm_ledger_params *params,
                                                           uint64_t *entries) PLMM_NONNULL(1);

@@ -389,8 +389,15 @@ static void test_tampering(void)
     forge(&r, 1, t, false, "\"tokens_in\":1200", "\"tokens_in\":12");
     verify_fails(t, PLMM_ERR_AUTH, "entry 2: device signature invalid");
     /* with every key: an edited entry re-signed breaks the next link */
-    forge(&r, 1, t, true, "\"tokens_in\":1200", "\"tokens_in\":12");
+    forge(&r, 1, t, true, "\"connector\":\"openai\"", "\"connector\":\"local\"");
     verify_fails(t, PLMM_ERR_AUTH, "entry 3: previous-hash link broken");
+    /* with every key: the charged tokens of a receipted entry lowered */
+    forge(&r, 1, t, true, "\"tokens_in\":1200", "\"tokens_in\":1100");
+    {
+        plmm_ledger_params fp = params_for(t);
+        CHECK(plmm_ledger_verify(&fp, NULL) == PLMM_ERR_AUTH);
+        CHECK_CONTAINS(plmm_last_errmsg(), "entry 2: its receipt does not verify");
+    }
     /* with every key: an entry renumbered */
     forge(&r, 4, t, true, "\"seq\":5", "\"seq\":6");
     verify_fails(t, PLMM_ERR_AUTH, "entry 5: holds sequence number 6");
