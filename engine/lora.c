@@ -7,20 +7,20 @@
  */
 #include "lora.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "engine_impl.h"
 #include "errors.h"
 #include "gguf.h"
 #include "plmm_sdk.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 struct plmm_lora {
     const plmm_model *model; /* the base it was validated against */
     float alpha;
     uint32_t n_pairs;
-    plmm_lora_pair *pairs;   /* (n_pairs) */
-    int32_t *pair_of;        /* (base n_tensors): pair index or -1 */
+    plmm_lora_pair *pairs; /* (n_pairs) */
+    int32_t *pair_of;      /* (base n_tensors): pair index or -1 */
     uint64_t n_base;
 };
 
@@ -65,9 +65,10 @@ static plmm_status to_f32(const plmm_gguf_tensor *t, const char *path, float **o
     }
     default:
         free(f);
-        return plmm_err(PLMM_ERR_UNSUPPORTED, "'%s': tensor '%s' has type %s; adapters must be "
-                        "f32, f16 or bf16 (convert with --outtype f16)", path, t->name,
-                        plmm_dtype_name(t->dtype));
+        return plmm_err(PLMM_ERR_UNSUPPORTED,
+                        "'%s': tensor '%s' has type %s; adapters must be "
+                        "f32, f16 or bf16 (convert with --outtype f16)",
+                        path, t->name, plmm_dtype_name(t->dtype));
     }
     *out = f;
     return PLMM_OK;
@@ -79,8 +80,10 @@ static plmm_status check_header(const plmm_gguf *g, const plmm_model *m, const c
     char buf[64];
     if (plmm_gguf_get_string(g, "general.type", buf, sizeof(buf)) != PLMM_OK ||
         strcmp(buf, "adapter") != 0)
-        return plmm_err(PLMM_ERR_FORMAT, "'%s' is not an adapter (general.type is not "
-                        "\"adapter\")", path);
+        return plmm_err(PLMM_ERR_FORMAT,
+                        "'%s' is not an adapter (general.type is not "
+                        "\"adapter\")",
+                        path);
     if (plmm_gguf_get_string(g, "adapter.type", buf, sizeof(buf)) != PLMM_OK ||
         strcmp(buf, "lora") != 0)
         return plmm_err(PLMM_ERR_UNSUPPORTED, "'%s': adapter.type is not \"lora\"", path);
@@ -114,8 +117,10 @@ static plmm_status load_pairs(plmm_lora *l, const plmm_gguf *g, const plmm_model
 {
     const uint64_t n = plmm_gguf_n_tensors(g);
     if (n == 0 || n % 2 != 0)
-        return plmm_err(PLMM_ERR_FORMAT, "'%s' has %llu tensors; a LoRA adapter has pairs of "
-                        ".lora_a and .lora_b", path, (unsigned long long)n);
+        return plmm_err(PLMM_ERR_FORMAT,
+                        "'%s' has %llu tensors; a LoRA adapter has pairs of "
+                        ".lora_a and .lora_b",
+                        path, (unsigned long long)n);
     l->pairs = calloc(n / 2, sizeof(*l->pairs));
     if (l->pairs == NULL)
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
@@ -140,26 +145,31 @@ static plmm_status load_pairs(plmm_lora *l, const plmm_gguf *g, const plmm_model
         name[stem] = '\0';
         const plmm_gguf_tensor *w = plmm_gguf_find_tensor(m->gguf, name);
         if (w == NULL)
-            return plmm_err(PLMM_ERR_INVALID_ARG, "'%s': adapted weight '%s' is not in the base "
-                            "model", path, name);
+            return plmm_err(PLMM_ERR_INVALID_ARG,
+                            "'%s': adapted weight '%s' is not in the base "
+                            "model",
+                            path, name);
         int32_t widx = (int32_t)(w - base0);
         if (!adaptable(m, widx))
-            return plmm_err(PLMM_ERR_UNSUPPORTED, "'%s': weight '%s' is not a matmul weight this "
+            return plmm_err(PLMM_ERR_UNSUPPORTED,
+                            "'%s': weight '%s' is not a matmul weight this "
                             "engine can adapt (attention, feed-forward and output projections)",
                             path, name);
         if (l->pair_of[widx] >= 0)
             return plmm_err(PLMM_ERR_FORMAT, "'%s': weight '%s' adapted twice", path, name);
-        if (ta->n_dims != 2 || tb->n_dims != 2 || ta->ne[0] != w->ne[0] ||
-            tb->ne[1] != w->ne[1])
-            return plmm_err(PLMM_ERR_INVALID_ARG, "'%s': shapes of '%s' A (%lld,%lld) / B "
+        if (ta->n_dims != 2 || tb->n_dims != 2 || ta->ne[0] != w->ne[0] || tb->ne[1] != w->ne[1])
+            return plmm_err(PLMM_ERR_INVALID_ARG,
+                            "'%s': shapes of '%s' A (%lld,%lld) / B "
                             "(%lld,%lld) do not fit the base weight (%lld,%lld) (A and B "
-                            "transposed?)", path, name, (long long)ta->ne[0],
-                            (long long)ta->ne[1], (long long)tb->ne[0], (long long)tb->ne[1],
-                            (long long)w->ne[0], (long long)w->ne[1]);
+                            "transposed?)",
+                            path, name, (long long)ta->ne[0], (long long)ta->ne[1],
+                            (long long)tb->ne[0], (long long)tb->ne[1], (long long)w->ne[0],
+                            (long long)w->ne[1]);
         if (ta->ne[1] != tb->ne[0] || ta->ne[1] < 1)
-            return plmm_err(PLMM_ERR_INVALID_ARG, "'%s': rank of '%s' differs between A (%lld) "
-                            "and B (%lld)", path, name, (long long)ta->ne[1],
-                            (long long)tb->ne[0]);
+            return plmm_err(PLMM_ERR_INVALID_ARG,
+                            "'%s': rank of '%s' differs between A (%lld) "
+                            "and B (%lld)",
+                            path, name, (long long)ta->ne[1], (long long)tb->ne[0]);
         plmm_lora_pair *p = &l->pairs[l->n_pairs];
         p->weight = widx;
         p->n_in = w->ne[0];

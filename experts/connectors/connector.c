@@ -1,10 +1,10 @@
 #include "connector.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "connector_impl.h"
 #include "errors.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 const char *plmm_connector_kind_name(plmm_connector_kind kind)
 {
@@ -35,8 +35,7 @@ plmm_status plmm_connector_open(plmm_engine *engine, const plmm_connector_config
     *out = NULL;
     const char *name = config->name && config->name[0] ? config->name : "connector";
     if (config->kind != PLMM_CONNECTOR_LOCAL && config->kind != PLMM_CONNECTOR_OPENAI)
-        return plmm_err(PLMM_ERR_CONFIG, "%s: unknown connector kind %d", name,
-                        (int)config->kind);
+        return plmm_err(PLMM_ERR_CONFIG, "%s: unknown connector kind %d", name, (int)config->kind);
     plmm_connector *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
@@ -52,7 +51,8 @@ plmm_status plmm_connector_open(plmm_engine *engine, const plmm_connector_config
     if (st != PLMM_OK) {
         free(c->name);
         free(c);
-        return plmm_err_prefix(st, "%s (%s connector)", name, plmm_connector_kind_name(config->kind));
+        return plmm_err_prefix(st, "%s (%s connector)", name,
+                               plmm_connector_kind_name(config->kind));
     }
     *out = c;
     return PLMM_OK;
@@ -88,8 +88,7 @@ plmm_status plmm_connector_chat(plmm_connector *connector, const plmm_connector_
     result->prompt_tokens = -1;
     result->completion_tokens = -1;
     if (request->n_msgs == 0 || request->msgs == NULL)
-        return plmm_err(PLMM_ERR_INVALID_ARG, "%s: chat request without messages",
-                        connector->name);
+        return plmm_err(PLMM_ERR_INVALID_ARG, "%s: chat request without messages", connector->name);
     for (size_t i = 0; i < request->n_msgs; i++) {
         const plmm_connector_msg *m = &request->msgs[i];
         if (m->role == NULL || m->content == NULL)

@@ -13,23 +13,22 @@
  * counted locally (prompt and generated tokens).
  */
 #include "connector_impl.h"
+#include "errors.h"
+#include "plmm/lora.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
-#include "plmm/lora.h"
-
 typedef struct local {
     plmm_engine *engine;
-    plmm_model *model;     /* the model the session runs */
-    bool own_model;        /* loaded here: freed on close */
-    plmm_lora *lora;       /* or NULL */
+    plmm_model *model; /* the model the session runs */
+    bool own_model;    /* loaded here: freed on close */
+    plmm_lora *lora;   /* or NULL */
     float lora_scale;
     plmm_session *session;
-    char *url;             /* "local:NAME" for before_send */
+    char *url; /* "local:NAME" for before_send */
 } local;
 
 typedef struct gen {
@@ -162,8 +161,8 @@ static plmm_status local_chat(plmm_connector *c, const plmm_connector_request *r
     if ((st = tokenize(l, prompt, has_bos, &ids, &n_ids)) != PLMM_OK)
         goto out_prompt;
     if (n_ids >= plmm_session_n_ctx(l->session)) {
-        st = plmm_err(PLMM_ERR_RANGE, "prompt of %zu tokens does not fit the context of %u",
-                      n_ids, plmm_session_n_ctx(l->session));
+        st = plmm_err(PLMM_ERR_RANGE, "prompt of %zu tokens does not fit the context of %u", n_ids,
+                      plmm_session_n_ctx(l->session));
         goto out_ids;
     }
     plmm_sampling sp = {.struct_size = sizeof(sp)};
@@ -273,8 +272,8 @@ plmm_status plmm_connector_local_open(plmm_connector *c, plmm_engine *engine,
             goto fail;
         l->lora_scale = cfg->lora_scale;
     }
-    plmm_session_params sp = {.struct_size = sizeof(sp), .n_ctx = (uint32_t)cfg->n_ctx,
-                              .kv_type = -1};
+    plmm_session_params sp = {
+        .struct_size = sizeof(sp), .n_ctx = (uint32_t)cfg->n_ctx, .kv_type = -1};
     if ((st = plmm_session_create(l->model, &sp, &l->session)) != PLMM_OK)
         goto fail;
     if (l->lora != NULL &&

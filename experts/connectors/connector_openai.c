@@ -13,6 +13,8 @@
  * answer piece has been passed on.
  */
 #include "connector_impl.h"
+#include "connector_sse.h"
+#include "errors.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -24,18 +26,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "connector_sse.h"
-#include "errors.h"
-
 #define DEFAULT_MAX_RESPONSE (8u << 20)
 #define BACKOFF_BASE_MS 250.0
 #define BACKOFF_MAX_MS 8000.0
 
 typedef struct openai {
     CURL *curl;
-    char *base;       /* endpoint without trailing '/' */
+    char *base; /* endpoint without trailing '/' */
     char *model;
-    char *auth;       /* "Authorization: Bearer KEY" or NULL; wiped on close */
+    char *auth; /* "Authorization: Bearer KEY" or NULL; wiped on close */
     char *ca_file;
     double connect_timeout_s, timeout_s, read_timeout_s;
     int max_retries;
@@ -52,16 +51,16 @@ typedef struct xfer {
     long http;                         /* status once the first body byte arrived */
     bool sse;                          /* the 200 body is an event stream */
     bool started;
-    char *body;                        /* non-SSE body (bounded) */
+    char *body; /* non-SSE body (bounded) */
     size_t body_len, body_cap;
     plmm_sse_parser parser;
-    char *text;                        /* answer assembled from deltas */
+    char *text; /* answer assembled from deltas */
     size_t text_len, text_cap;
-    bool delivered;                    /* a piece went to on_piece: no retry */
-    bool done;                         /* saw [DONE] */
-    plmm_status failed;                /* error raised inside a callback (detail recorded) */
-    double last_rx;                    /* monotonic time of the last byte (or the start) */
-    bool stalled;                      /* aborted by the read timeout */
+    bool delivered;     /* a piece went to on_piece: no retry */
+    bool done;          /* saw [DONE] */
+    plmm_status failed; /* error raised inside a callback (detail recorded) */
+    double last_rx;     /* monotonic time of the last byte (or the start) */
+    bool stalled;       /* aborted by the read timeout */
 } xfer;
 
 /* ---- small helpers ---- */
@@ -201,8 +200,8 @@ static plmm_status add_piece(xfer *x, const char *s, size_t n)
 {
     if (n == 0)
         return PLMM_OK;
-    plmm_status st = append(&x->text, &x->text_len, &x->text_cap, s, n, x->o->max_response,
-                            "answer");
+    plmm_status st =
+        append(&x->text, &x->text_len, &x->text_cap, s, n, x->o->max_response, "answer");
     if (st != PLMM_OK)
         return st;
     if (x->req->on_piece != NULL) {
@@ -230,10 +229,7 @@ static void take_usage(xfer *x, json_t *root)
 
 static plmm_status take_receipt(xfer *x, json_t *root)
 {
-    /* plmm serve adds "plmm_receipt"; "receipt" is the older spelling */
     json_t *r = json_object_get(root, "plmm_receipt");
-    if (r == NULL || json_is_null(r))
-        r = json_object_get(root, "receipt");
     if (r == NULL || json_is_null(r))
         return PLMM_OK;
     free(x->res->receipt_json);
@@ -247,8 +243,7 @@ static void take_finish(xfer *x, json_t *choice)
 {
     json_t *f = json_object_get(choice, "finish_reason");
     if (json_is_string(f))
-        snprintf(x->res->finish_reason, sizeof(x->res->finish_reason), "%s",
-                 json_string_value(f));
+        snprintf(x->res->finish_reason, sizeof(x->res->finish_reason), "%s", json_string_value(f));
 }
 
 /* A whole (non-streamed) chat completion object. */
@@ -433,8 +428,8 @@ static plmm_status setup(openai *o, xfer *x, const char *url, const char *body, 
     if (conn_ms <= 0 || conn_ms > total_ms)
         conn_ms = total_ms;
     CURLcode rc = CURLE_OK;
-#define SET(opt, val) \
-    if (rc == CURLE_OK) \
+#define SET(opt, val)                                                                              \
+    if (rc == CURLE_OK)                                                                            \
     rc = curl_easy_setopt(h, opt, val)
     SET(CURLOPT_URL, url);
     SET(CURLOPT_ERRORBUFFER, errbuf);
@@ -532,22 +527,30 @@ static plmm_status perform(openai *o, xfer *x, const char *url, const char *body
         if (rc != CURLE_OK) {
             const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
             if (x->stalled) {
-                st = plmm_err(PLMM_ERR_TIMEOUT, "'%s' sent nothing for %.1f s (read timeout)",
-                              url, o->read_timeout_s);
+                st = plmm_err(PLMM_ERR_TIMEOUT, "'%s' sent nothing for %.1f s (read timeout)", url,
+                              o->read_timeout_s);
                 break;
             }
             if (rc == CURLE_OPERATION_TIMEDOUT) {
-                st = plmm_err(PLMM_ERR_TIMEOUT, "no complete answer from '%s' within %.1f s "
-                              "(curl: %s)", url, now_s() - start, detail);
+                st = plmm_err(PLMM_ERR_TIMEOUT,
+                              "no complete answer from '%s' within %.1f s "
+                              "(curl: %s)",
+                              url, now_s() - start, detail);
                 break;
             }
             if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
                 rc == CURLE_SSL_CONNECT_ERROR) {
-                st = plmm_err(PLMM_ERR_NETWORK, "TLS failure with '%s' (certificate checks are "
-                              "always on; set ca_file for a private CA): %s", url, detail);
+                st = plmm_err(PLMM_ERR_NETWORK,
+                              "TLS failure with '%s' (certificate checks are "
+                              "always on; set ca_file for a private CA): %s",
+                              url, detail);
                 break;
             }
-            snprintf(why, sizeof(why), "cannot reach '%s': %s", url, detail);
+            if (x->started)
+                snprintf(why, sizeof(why), "connection to '%s' broke in the middle of the "
+                         "response (%zu answer bytes received): %s", url, x->text_len, detail);
+            else
+                snprintf(why, sizeof(why), "cannot reach '%s': %s", url, detail);
             st = PLMM_ERR_NETWORK;
             retry = retryable_curl(rc);
         } else if (code < 200 || code >= 300) {
@@ -572,8 +575,10 @@ static plmm_status perform(openai *o, xfer *x, const char *url, const char *body
         if (curl_easy_getinfo(o->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
             wait = (double)ra;
         if (now_s() - start + wait >= total) {
-            st = plmm_err(st, "%s (giving up after %d attempts: the next try, in %.1f s, would "
-                          "pass the %.1f s timeout)", why, attempt + 1, wait, total);
+            st = plmm_err(st,
+                          "%s (giving up after %d attempts: the next try, in %.1f s, would "
+                          "pass the %.1f s timeout)",
+                          why, attempt + 1, wait, total);
             break;
         }
         sleep_s(wait);
@@ -603,7 +608,7 @@ static plmm_status build_body(const openai *o, const plmm_connector_request *req
         json_decref(root);
         json_decref(msgs);
         return plmm_err(PLMM_ERR_INVALID_ARG, "cannot build the request (a message is not "
-                        "valid UTF-8, or out of memory)");
+                                              "valid UTF-8, or out of memory)");
     }
     bad |= json_object_set_new(root, "messages", msgs);
     bad |= json_object_set_new(root, "stream", json_boolean(o->stream));
@@ -645,8 +650,8 @@ static plmm_status openai_chat(plmm_connector *c, const plmm_connector_request *
         st = req->before_send(req->user, url, body, len);
         if (st != PLMM_OK) {
             const char *why = plmm_last_errmsg();
-            st = plmm_err(st, "request to '%s' refused before sending%s%s", url,
-                          why[0] ? ": " : "", why);
+            st = plmm_err(st, "request to '%s' refused before sending%s%s", url, why[0] ? ": " : "",
+                          why);
             goto out_url;
         }
     }
@@ -660,9 +665,11 @@ static plmm_status openai_chat(plmm_connector *c, const plmm_connector_request *
             bool pending = false;
             plmm_sse_finish(&x.parser, &pending);
             if (!x.done)
-                st = plmm_err(PLMM_ERR_NETWORK, "stream from '%s' ended before [DONE] (%s; "
-                              "%zu bytes of answer received)", url,
-                              pending ? "last event cut off" : "connection closed", x.text_len);
+                st =
+                    plmm_err(PLMM_ERR_NETWORK,
+                             "stream from '%s' ended before [DONE] (%s; "
+                             "%zu bytes of answer received)",
+                             url, pending ? "last event cut off" : "connection closed", x.text_len);
         } else {
             st = parse_completion(&x); /* also when a server ignored "stream" */
         }
@@ -711,7 +718,8 @@ static plmm_status openai_probe(plmm_connector *c, char *model_id, size_t size)
             const char *pick = NULL;
             size_t i;
             json_t *m;
-            json_array_foreach(data, i, m) {
+            json_array_foreach(data, i, m)
+            {
                 const char *id = json_string_value(json_object_get(m, "id"));
                 if (id != NULL && pick == NULL)
                     pick = id;
@@ -766,8 +774,10 @@ plmm_status plmm_connector_openai_check_endpoint(const char *endpoint)
                         endpoint);
     for (const char *p = endpoint; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return plmm_err(PLMM_ERR_CONFIG, "endpoint '%s' contains a space or control "
-                            "character", endpoint);
+            return plmm_err(PLMM_ERR_CONFIG,
+                            "endpoint '%s' contains a space or control "
+                            "character",
+                            endpoint);
     return PLMM_OK;
 }
 

@@ -1,17 +1,16 @@
 /* Connector settings from a configuration section with its own schema table
  * ([tmodel]); [expert.NAME] sections are read by the expert host with the
  * same key names and mapped onto plmm_connector_config the same way. */
+#include "config.h"
 #include "connector.h"
+#include "connector_impl.h"
+#include "engine_impl.h"
+#include "errors.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "config.h"
-#include "connector_impl.h"
-#include "engine_impl.h"
-#include "errors.h"
 
 enum { S_NAME, S_MODEL, S_LORA, S_ENDPOINT, S_MODEL_NAME, S_KEY, S_CA, S_COUNT };
 
@@ -113,14 +112,18 @@ plmm_status plmm_connector_settings_read(const plmm_engine *engine, const char *
     snprintf(out->share, sizeof(out->share), "%s", share ? share : "pseudonymized");
 
     if (c->kind == PLMM_CONNECTOR_LOCAL && c->model_path == NULL && c->lora_path == NULL)
-        return plmm_err(PLMM_ERR_CONFIG, "[%s]: connector 'local' needs 'model' (a GGUF file) "
-                        "or 'lora' (an adapter)", section);
+        return plmm_err(PLMM_ERR_CONFIG,
+                        "[%s]: connector 'local' needs 'model' (a GGUF file) "
+                        "or 'lora' (an adapter)",
+                        section);
     if (c->kind == PLMM_CONNECTOR_OPENAI) {
         if ((st = plmm_connector_openai_check_endpoint(c->endpoint)) != PLMM_OK)
             return plmm_err_prefix(PLMM_ERR_CONFIG, "[%s] endpoint", section);
         if (env != NULL && env[0] && c->api_key == NULL)
-            return plmm_err(PLMM_ERR_CONFIG, "[%s]: api_key_env names '%s', which is not set "
-                            "in the environment (and no api_key)", section, env);
+            return plmm_err(PLMM_ERR_CONFIG,
+                            "[%s]: api_key_env names '%s', which is not set "
+                            "in the environment (and no api_key)",
+                            section, env);
     }
     return PLMM_OK;
 }

@@ -1,9 +1,9 @@
 #include "connector_sse.h"
 
+#include "errors.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "errors.h"
 
 #define SSE_DEFAULT_MAX (1u << 20)
 

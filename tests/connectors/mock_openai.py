@@ -51,7 +51,8 @@ STREAM_OK = (
     + sse(chunk({"content": " world"}))
     + sse(chunk({}, "stop"))
     + sse({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "choices": [],
-           "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}})
+           "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+           "plmm_receipt": {"completion_tokens": 3}})
     + "data: [DONE]\n\n")
 
 
@@ -124,7 +125,9 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.send_json(400, {"error": {"message": "invalid JSON body"}})
         if scn == "ok":
-            return self.send_json(200, completion("Hello from mock"))
+            obj = completion("Hello from mock")
+            obj["plmm_receipt"] = {"model": "mock", "prompt_tokens": 5, "sig": "abc"}
+            return self.send_json(200, obj)
         if scn == "echo":
             return self.send_json(200, completion(body.decode()))
         if scn == "auth":
@@ -184,6 +187,18 @@ class Handler(BaseHTTPRequestHandler):
         if scn == "stream_badjson":
             self.start_stream()
             return self.write_pieces("data: {nope}\n\n")
+        if scn == "stream_abort":
+            # chunked stream whose connection drops inside a chunk
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            ev = sse(chunk({"content": "half"})).encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
+            self.wfile.write(b"400\r\ndata: {\"choi")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if scn == "stream_stall":
             self.start_stream()
             self.wfile.write(sse(chunk({"content": "first"})).encode())

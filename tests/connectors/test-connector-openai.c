@@ -1,13 +1,13 @@
 /* The openai connector against tests/connectors/mock_openai.py, which runs
  * this program with PLMM_MOCK_URL (a live mock) and PLMM_MOCK_DEAD_URL (a
  * port nothing listens on). Each scenario is a path prefix of the mock. */
+#include "../unit/test.h"
+#include "connector.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "../unit/test.h"
-#include "connector.h"
 
 static const char *mock_url;
 
@@ -15,12 +15,12 @@ typedef struct sink {
     char text[4096];
     size_t len;
     int pieces;
-    int cancel_after;     /* > 0: refuse the piece after this many */
+    int cancel_after; /* > 0: refuse the piece after this many */
     char sent_url[512];
-    char *sent_body;      /* copy of what before_send saw */
+    char *sent_body; /* copy of what before_send saw */
     size_t sent_len;
     int sends;
-    plmm_status refuse;   /* returned by before_send */
+    plmm_status refuse; /* returned by before_send */
 } sink;
 
 static bool on_piece(void *user, const char *piece, size_t len)
@@ -90,8 +90,13 @@ static plmm_status chat(const plmm_connector_config *cfg, sink *s, plmm_connecto
         {"user", "Say \"hi\" — in UTF-8: é ü"},
     };
     plmm_connector_request req = {
-        .msgs = msgs, .n_msgs = 2, .max_tokens = 16, .temperature = 0.0f,
-        .before_send = before_send, .on_piece = on_piece, .user = s,
+        .msgs = msgs,
+        .n_msgs = 2,
+        .max_tokens = 16,
+        .temperature = 0.0f,
+        .before_send = before_send,
+        .on_piece = on_piece,
+        .user = s,
     };
     st = plmm_connector_chat(c, &req, res);
     if (st != PLMM_OK)
@@ -111,6 +116,7 @@ static void test_nonstream(void)
     CHECK(r.prompt_tokens == 5 && r.completion_tokens == 3 && r.usage_from_server);
     CHECK(strcmp(r.finish_reason, "stop") == 0);
     CHECK(r.http_status == 200 && r.attempts == 1);
+    CHECK(r.receipt_json != NULL && strstr(r.receipt_json, "\"sig\":\"abc\"") != NULL);
     CHECK(s.sends == 1);
     CHECK_CONTAINS(s.sent_url, "/ok/v1/chat/completions");
     CHECK(strstr(s.sent_url, "v1//") == NULL); /* trailing '/' of the endpoint dropped */
@@ -130,6 +136,7 @@ static void test_stream(const char *scenario)
     CHECK(strcmp(s.text, "Hello world") == 0 && s.pieces == 3);
     CHECK(r.prompt_tokens == 7 && r.completion_tokens == 3 && r.usage_from_server);
     CHECK(strcmp(r.finish_reason, "stop") == 0);
+    CHECK(r.receipt_json != NULL && strcmp(r.receipt_json, "{\"completion_tokens\":3}") == 0);
     /* streaming requests ask for usage in the final chunk */
     CHECK_CONTAINS(s.sent_body, "\"stream\":true");
     CHECK_CONTAINS(s.sent_body, "\"include_usage\":true");
@@ -184,16 +191,18 @@ static void test_errors(void)
     expect_error("err500", false, 2, PLMM_ERR_NETWORK, "after 3 attempts", NULL, 3);
     expect_error("html502", false, 0, PLMM_ERR_NETWORK, "HTTP 502", "502 Bad Gateway nginx", 1);
     expect_error("html502", false, 0, PLMM_ERR_NETWORK, "non-JSON body", NULL, 1);
-    expect_error("unauthorized", false, 3, PLMM_ERR_AUTH, "HTTP 401",
-                 "Incorrect API key provided", 1);
+    expect_error("unauthorized", false, 3, PLMM_ERR_AUTH, "HTTP 401", "Incorrect API key provided",
+                 1);
     expect_error("ollama400", false, 3, PLMM_ERR_INVALID_ARG, "HTTP 400", "try pulling it", 1);
     expect_error("badjson", false, 2, PLMM_ERR_NETWORK, "malformed JSON", NULL, 1);
     expect_error("nochoices", false, 0, PLMM_ERR_NETWORK, "no choices", NULL, 1);
-    expect_error("stream_error", true, 2, PLMM_ERR_NETWORK, "mid-stream",
-                 "context length exceeded", 1);
+    expect_error("stream_error", true, 2, PLMM_ERR_NETWORK, "mid-stream", "context length exceeded",
+                 1);
     expect_error("stream_error_field", true, 2, PLMM_ERR_NETWORK, "mid-stream", "kv cache full", 1);
     expect_error("stream_trunc", true, 2, PLMM_ERR_NETWORK, "ended before [DONE]",
                  "last event cut off", 1);
+    expect_error("stream_abort", true, 2, PLMM_ERR_NETWORK, "broke in the middle",
+                 "4 answer bytes", 1);
     expect_error("stream_badjson", true, 2, PLMM_ERR_NETWORK, "malformed JSON in stream event",
                  NULL, 1);
     expect_error("nosuch", false, 2, PLMM_ERR_NOT_FOUND, "HTTP 404", "unknown scenario", 1);
@@ -400,11 +409,12 @@ static void test_settings(void)
 {
     char ep_over[300];
     snprintf(ep_over, sizeof(ep_over), "tmodel.endpoint=%s/auth/v1", mock_url);
-    const char *over[] = {"tmodel.connector=openai", ep_over, "tmodel.model_name=mock-b",
-                          "tmodel.api_key_env=PLMM_TEST_TMODEL_KEY", "tmodel.api_key=from-ini",
-                          "tmodel.max_retries=1", "tmodel.stream=false", "tmodel.budget=2.5"};
-    plmm_engine_params ep = {.struct_size = sizeof(ep), .overrides = over, .n_overrides = 8,
-                             .log_level = -1};
+    const char *over[] = {"tmodel.connector=openai",  ep_over,
+                          "tmodel.model_name=mock-b", "tmodel.api_key_env=PLMM_TEST_TMODEL_KEY",
+                          "tmodel.api_key=from-ini",  "tmodel.max_retries=1",
+                          "tmodel.stream=false",      "tmodel.budget=2.5"};
+    plmm_engine_params ep = {
+        .struct_size = sizeof(ep), .overrides = over, .n_overrides = 8, .log_level = -1};
     plmm_engine *e = NULL;
     plmm_status st = plmm_engine_open(&ep, &e);
     CHECK_MSG(st == PLMM_OK, "engine: %s", plmm_last_errmsg());
@@ -422,8 +432,8 @@ static void test_settings(void)
     sink s = {0};
     plmm_connector_result r;
     const plmm_connector_msg msgs[] = {{"user", "hi"}};
-    plmm_connector_request req = {.msgs = msgs, .n_msgs = 1, .before_send = before_send,
-                                  .user = &s, .temperature = -1};
+    plmm_connector_request req = {
+        .msgs = msgs, .n_msgs = 1, .before_send = before_send, .user = &s, .temperature = -1};
     CHECK(plmm_connector_chat(c, &req, &r) == PLMM_OK);
     CHECK(r.text != NULL && strcmp(r.text, "Bearer sk-env-456") == 0);
     CHECK(strstr(s.sent_body, "temperature") == NULL && strstr(s.sent_body, "max_tokens") == NULL);

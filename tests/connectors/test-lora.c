@@ -8,15 +8,15 @@
  * adapter gives the F32 one's; malformed adapters fail naming the cause.
  * Then the local connector runs a second model and an adapter on a shared
  * P-model. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "../unit/test.h"
 #include "connector.h"
 #include "plmm/lora.h"
 #include "plmm/plmm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define SCALE 0.75f
 #define N_TOK 12
@@ -86,8 +86,7 @@ static void test_numerics(plmm_engine *e)
     size_t n = (size_t)N_TOK * d.n_vocab;
     float *lb = malloc(n * sizeof(float)), *lm = malloc(n * sizeof(float));
     float *la = malloc(n * sizeof(float)), *lx = malloc(n * sizeof(float));
-    plmm_session_params sp = {.struct_size = sizeof(sp), .n_ctx = 64, .kv_type = 0,
-                              .n_batch = 16};
+    plmm_session_params sp = {.struct_size = sizeof(sp), .n_ctx = 64, .kv_type = 0, .n_batch = 16};
     CHECK(plmm_session_create(base, &sp, &sb) == PLMM_OK);
     CHECK(plmm_session_create(merged, &sp, &sm) == PLMM_OK);
     if (sb == NULL || sm == NULL || !lb || !lm || !la || !lx)
@@ -95,8 +94,7 @@ static void test_numerics(plmm_engine *e)
     CHECK(logits_of(sb, d.n_vocab, lb));
     CHECK(logits_of(sm, d.n_vocab, lm));
     double base_vs_merged = max_diff(lb, lm, n);
-    CHECK_MSG(base_vs_merged > 0.05, "the adapter barely changes the logits (%g)",
-              base_vs_merged);
+    CHECK_MSG(base_vs_merged > 0.05, "the adapter barely changes the logits (%g)", base_vs_merged);
 
     CHECK(plmm_lora_load(base, path_in("lora-f32.gguf"), &lora) == PLMM_OK);
     CHECK(plmm_lora_load(base, path_in("lora-f16.gguf"), &lora16) == PLMM_OK);
@@ -202,9 +200,13 @@ static bool see_piece(void *user, const char *piece, size_t len)
 static void run_local(plmm_connector *c, seen *s, plmm_connector_result *r)
 {
     const plmm_connector_msg msgs[] = {{"user", "Once upon a time"}};
-    plmm_connector_request req = {.msgs = msgs, .n_msgs = 1, .max_tokens = 12,
-                                  .temperature = 0.0f, .before_send = see_send,
-                                  .on_piece = see_piece, .user = s};
+    plmm_connector_request req = {.msgs = msgs,
+                                  .n_msgs = 1,
+                                  .max_tokens = 12,
+                                  .temperature = 0.0f,
+                                  .before_send = see_send,
+                                  .on_piece = see_piece,
+                                  .user = s};
     plmm_status st = plmm_connector_chat(c, &req, r);
     CHECK_MSG(st == PLMM_OK, "local chat: %s", plmm_last_errmsg());
 }
@@ -212,8 +214,10 @@ static void run_local(plmm_connector *c, seen *s, plmm_connector_result *r)
 static void test_local_connector(plmm_engine *e)
 {
     /* a second GGUF model */
-    plmm_connector_config cfg = {.kind = PLMM_CONNECTOR_LOCAL, .name = "expert.story",
-                                 .model_path = base_path, .n_ctx = 128};
+    plmm_connector_config cfg = {.kind = PLMM_CONNECTOR_LOCAL,
+                                 .name = "expert.story",
+                                 .model_path = base_path,
+                                 .n_ctx = 128};
     plmm_connector *c = NULL;
     CHECK_MSG(plmm_connector_open(e, &cfg, &c) == PLMM_OK, "%s", plmm_last_errmsg());
     if (c == NULL)
@@ -244,9 +248,12 @@ static void test_local_connector(plmm_engine *e)
     CHECK(plmm_model_load(e, base_path, &p) == PLMM_OK);
     if (p == NULL)
         return;
-    cfg = (plmm_connector_config){.kind = PLMM_CONNECTOR_LOCAL, .name = "expert.lora",
-                                  .lora_path = path_in("lora-f32.gguf"), .lora_scale = 4.0f,
-                                  .base_model = p, .n_ctx = 128};
+    cfg = (plmm_connector_config){.kind = PLMM_CONNECTOR_LOCAL,
+                                  .name = "expert.lora",
+                                  .lora_path = path_in("lora-f32.gguf"),
+                                  .lora_scale = 4.0f,
+                                  .base_model = p,
+                                  .n_ctx = 128};
     CHECK_MSG(plmm_connector_open(e, &cfg, &c) == PLMM_OK, "%s", plmm_last_errmsg());
     if (c != NULL) {
         seen s2 = {0};
@@ -257,8 +264,10 @@ static void test_local_connector(plmm_engine *e)
         plmm_connector_close(c);
     }
     /* the P-model itself is untouched: a plain session still answers as before */
-    cfg = (plmm_connector_config){.kind = PLMM_CONNECTOR_LOCAL, .name = "expert.bad",
-                                  .lora_path = path_in("bad-shape.gguf"), .lora_scale = 1.0f,
+    cfg = (plmm_connector_config){.kind = PLMM_CONNECTOR_LOCAL,
+                                  .name = "expert.bad",
+                                  .lora_path = path_in("bad-shape.gguf"),
+                                  .lora_scale = 1.0f,
                                   .base_model = p};
     CHECK(plmm_connector_open(e, &cfg, &c) == PLMM_ERR_INVALID_ARG && c == NULL);
     CHECK_CONTAINS(plmm_last_errmsg(), "expert.bad (local connector)");
@@ -277,11 +286,20 @@ int main(int argc, char **argv)
     }
     dir = argv[1];
     snprintf(base_path, sizeof(base_path), "%s/models/stories260K-F32.gguf", shared);
-    const char *over[] = {"engine.context=128", "engine.batch=16"};
-    plmm_engine_params ep = {.struct_size = sizeof(ep), .overrides = over, .n_overrides = 2,
-                             .log_level = -1};
+    /* PLMM_TEST_BACKENDS: run the same checks on other backends ("vulkan") */
+    char backends[256];
+    const char *want = getenv("PLMM_TEST_BACKENDS");
+    snprintf(backends, sizeof(backends), "engine.backends=%s", want && want[0] ? want : "cpu");
+    const char *over[] = {"engine.context=128", "engine.batch=16", backends,
+                          "engine.fallback=strict"};
+    plmm_engine_params ep = {
+        .struct_size = sizeof(ep), .overrides = over, .n_overrides = 4, .log_level = -1};
     plmm_engine *e = NULL;
     if (plmm_engine_open(&ep, &e) != PLMM_OK) {
+        if (want != NULL && want[0]) {
+            printf("SKIP: backend '%s' unavailable: %s\n", want, plmm_last_errmsg());
+            return 77;
+        }
         fprintf(stderr, "engine: %s\n", plmm_last_errmsg());
         return 1;
     }
