@@ -16,6 +16,7 @@
 #include "plmm/ledger.h"
 #include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
+#include "plmm/server.h"
 #include "plmm/update.h"
 #include "test.h"
 
@@ -250,6 +251,14 @@ static const layout layouts[] = {
     FIELD(plmm_timings, n_decode, 32, 8),
     FIELD(plmm_timings, decode_ms, 40, 8),
     FIELD(plmm_timings, sample_ms, 48, 8),
+    /* plmm_server_params (server.h) */
+    SIZE(plmm_server_params, 40, 8),
+    FIELD(plmm_server_params, struct_size, 0, 4),
+    FIELD(plmm_server_params, port, 4, 4),
+    FIELD(plmm_server_params, host, 8, 8),
+    FIELD(plmm_server_params, model_id, 16, 8),
+    FIELD(plmm_server_params, receipt, 24, 8),
+    FIELD(plmm_server_params, receipt_user, 32, 8),
     /* plmm_updater_params (update.h) */
     SIZE(plmm_updater_params, 48, 8),
     FIELD(plmm_updater_params, struct_size, 0, 4),
