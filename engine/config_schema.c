@@ -115,6 +115,11 @@ static const plmm_option_schema server_keys[] = {
      "also write each request body into the request log"},
     {"bundles_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
      "directory of update bundles served read-only at GET /v1/bundles/NAME; unset = none"},
+    {"receipt_key", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "Ed25519 secret key (plmm-sign keygen) that signs a usage receipt for every answer, "
+     "added to it as \"plmm_receipt\" (docs/ledger.md); unset = no receipts"},
+    {"receipt_name", PLMM_OPT_STRING, 0, "plmm", NO_RANGE, NULL,
+     "the server's name in its receipts, e.g. the expert developer's"},
     {"shutdown_grace_ms", PLMM_OPT_INT, 0, "5000", 0, 600000, NULL,
      "on SIGINT/SIGTERM, how long running requests may finish before they are cancelled"},
     {"token_delay_ms", PLMM_OPT_INT, 0, "0", 0, 60000, NULL,

@@ -228,5 +228,44 @@ expect 0 distill-publish -- "$SIGN" publish bundle/finance-kp site
 expect 0 distill-install -- "$PLMM" update install finance -c plmm.ini
 has out "version 3 installed" distill-install
 
+# ---- plmm serve: hosting the bundles and signing usage receipts ----
+MODEL=${PLMM_SHARED_DIR:-}/models/stories260K-F32.gguf
+if [ -f "$MODEL" ]; then
+    expect 0 server-key -- "$SIGN" keygen server.key server.pub
+    printf '[engine]\nmodel = %s\n[server]\nport = 0\nbundles_dir = site\nreceipt_key = server.key\nreceipt_name = fin-server\n' \
+        "$MODEL" >serve.ini
+    "$PLMM" serve -c serve.ini >serve.out 2>serve.err &
+    SERVE_PID=$!
+    PIDS+=("$SERVE_PID")
+    SPORT=
+    for _ in $(seq 100); do
+        SPORT=$(sed -n 's/^listening on http:.*:\([0-9]*\)$/\1/p' serve.out)
+        [ -n "$SPORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$SPORT" ] || fail "plmm serve did not start: $(cat serve.err)"
+    printf '[update]\nroot = root.json\nexperts_dir = experts2\nsource = http://127.0.0.1:%s/v1/bundles\n[ledger]\npath = ledger2/usage.ledger\n' \
+        "$SPORT" >dev2.ini
+    expect 0 serve-install -- "$PLMM" update install finance -c dev2.ini
+    has out "version 3 installed" serve-install
+    python3 -c '
+import json, sys, urllib.request
+req = urllib.request.Request("http://127.0.0.1:%s/v1/chat/completions" % sys.argv[1],
+    data=json.dumps({"messages": [{"role": "user", "content": "Once upon"}],
+                     "max_tokens": 8}).encode(), headers={"Content-Type": "application/json"})
+a = json.load(urllib.request.urlopen(req, timeout=60))
+json.dump(a["plmm_receipt"], open("served-receipt.json", "w"))' "$SPORT" ||
+        fail "plmm serve returned no plmm_receipt"
+    expect 0 serve-record -- "$PLMM" ledger record -c dev2.ini --expert finance \
+        --rates bundle/finance/files/finance.ini --receipt served-receipt.json \
+        --receipt-key server.pub
+    expect 0 serve-show -- "$PLMM" ledger show -c dev2.ini
+    has out "receipt signed" serve-show
+    kill "$SERVE_PID" 2>/dev/null
+    wait "$SERVE_PID" 2>/dev/null
+else
+    echo "plmm serve part skipped: no $MODEL (PLMM_SHARED_DIR)"
+fi
+
 echo "test-update-ledger: $checks checks, $failures failed"
 [ "$failures" = 0 ]
