@@ -13,6 +13,7 @@
  * built against the old headers.
  */
 #include "plmm/backend.h"
+#include "plmm/expert.h"
 #include "plmm/ledger.h"
 #include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
@@ -251,6 +252,42 @@ static const layout layouts[] = {
     FIELD(plmm_timings, n_decode, 32, 8),
     FIELD(plmm_timings, decode_ms, 40, 8),
     FIELD(plmm_timings, sample_ms, 48, 8),
+    /* plmm_routing_signal (expert.h) */
+    SIZE(plmm_routing_signal, 16, 8),
+    FIELD(plmm_routing_signal, phrase, 0, 8),
+    FIELD(plmm_routing_signal, weight, 8, 4),
+    FIELD(plmm_routing_signal, reserved, 12, 4),
+    /* plmm_check_result (expert.h) */
+    SIZE(plmm_check_result, 264, 4),
+    FIELD(plmm_check_result, struct_size, 0, 4),
+    FIELD(plmm_check_result, verdict, 4, 4),
+    FIELD(plmm_check_result, message, 8, 256),
+    /* plmm_expert_vtbl (expert.h) */
+    SIZE(plmm_expert_vtbl, 32, 8),
+    FIELD(plmm_expert_vtbl, struct_size, 0, 4),
+    FIELD(plmm_expert_vtbl, abi_version, 4, 4),
+    FIELD(plmm_expert_vtbl, init, 8, 8),
+    FIELD(plmm_expert_vtbl, shutdown, 16, 8),
+    FIELD(plmm_expert_vtbl, check, 24, 8),
+    /* plmm_expert_desc (expert.h) */
+    SIZE(plmm_expert_desc, 96, 8),
+    FIELD(plmm_expert_desc, struct_size, 0, 4),
+    FIELD(plmm_expert_desc, abi_major, 4, 2),
+    FIELD(plmm_expert_desc, abi_minor, 6, 2),
+    FIELD(plmm_expert_desc, kind, 8, 4),
+    FIELD(plmm_expert_desc, connectors, 12, 4),
+    FIELD(plmm_expert_desc, name, 16, 8),
+    FIELD(plmm_expert_desc, version, 24, 8),
+    FIELD(plmm_expert_desc, summary, 32, 8),
+    FIELD(plmm_expert_desc, system_prompt, 40, 8),
+    FIELD(plmm_expert_desc, examples, 48, 8),
+    FIELD(plmm_expert_desc, n_examples, 56, 4),
+    FIELD(plmm_expert_desc, n_signals, 60, 4),
+    FIELD(plmm_expert_desc, signals, 64, 8),
+    FIELD(plmm_expert_desc, options, 72, 8),
+    FIELD(plmm_expert_desc, n_options, 80, 4),
+    FIELD(plmm_expert_desc, reserved, 84, 4),
+    FIELD(plmm_expert_desc, vtbl, 88, 8),
     /* plmm_server_params (server.h) */
     SIZE(plmm_server_params, 40, 8),
     FIELD(plmm_server_params, struct_size, 0, 4),
@@ -382,6 +419,9 @@ static const value values[] = {
     VALUE(PLMM_DEVICE_GPU, 2),
     VALUE(PLMM_DEVICE_NPU, 3),
     VALUE(PLMM_DEVICE_ACCEL, 4),
+    VALUE(PLMM_CHECK_PASS, 0),
+    VALUE(PLMM_CHECK_WARN, 1),
+    VALUE(PLMM_CHECK_FAIL, 2),
     VALUE(PLMM_LEDGER_PERIOD_TOTAL, 0),
     VALUE(PLMM_LEDGER_PERIOD_DAY, 1),
     VALUE(PLMM_LEDGER_PERIOD_MONTH, 2),
@@ -428,6 +468,11 @@ static const value values[] = {
     VALUE(PLMM_TOKENIZE_ADD_SPECIAL, 1),
     VALUE(PLMM_TOKENIZE_PARSE_SPECIAL, 2),
     VALUE(PLMM_EVAL_ALL_LOGITS, 1),
+    VALUE(PLMM_EXPERT_ABI_MAJOR, 1),
+    VALUE(PLMM_EXPERT_ABI_MINOR, 0),
+    VALUE(PLMM_EXPERT_CONNECTOR_LOCAL, 1),
+    VALUE(PLMM_EXPERT_CONNECTOR_OPENAI, 2),
+    VALUE(PLMM_CHECK_MESSAGE_MAX, 256),
 };
 
 #define N_LAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
