@@ -226,6 +226,7 @@ double cli_now_ms(void);
 extern const cli_command cmd_run_desc, cmd_chat_desc, cmd_tokenize_desc, cmd_logits_desc,
     cmd_info_desc, cmd_backends_desc, cmd_bench_desc;
 extern const cli_command cmd_serve_desc;
+extern const cli_command cmd_update_desc, cmd_ledger_desc;
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
@@ -235,5 +236,7 @@ int cmd_info(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
 
 #endif

@@ -22,6 +22,8 @@ static const command_entry commands[] = {
     {&cmd_logits_desc, cmd_logits}, {&cmd_info_desc, cmd_info}, {&cmd_backends_desc, cmd_backends},
     {&cmd_bench_desc, cmd_bench},
     {&cmd_serve_desc, cmd_serve},
+    {&cmd_update_desc, cmd_update},
+    {&cmd_ledger_desc, cmd_ledger},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
