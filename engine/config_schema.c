@@ -116,6 +116,11 @@ static const plmm_option_schema server_keys[] = {
      "also write each request body into the request log"},
     {"bundles_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
      "directory of update bundles served read-only at GET /v1/bundles/NAME; unset = none"},
+    {"receipt_key", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "Ed25519 secret key (plmm-sign keygen) that signs a usage receipt for every answer, "
+     "added to it as \"plmm_receipt\" (docs/ledger.md); unset = no receipts"},
+    {"receipt_name", PLMM_OPT_STRING, 0, "plmm", NO_RANGE, NULL,
+     "the server's name in its receipts, e.g. the expert developer's"},
     {"shutdown_grace_ms", PLMM_OPT_INT, 0, "5000", 0, 600000, NULL,
      "on SIGINT/SIGTERM, how long running requests may finish before they are cancelled"},
     {"token_delay_ms", PLMM_OPT_INT, 0, "0", 0, 60000, NULL,
@@ -239,6 +244,40 @@ static const plmm_option_schema expert_keys[] = {
      "stream the answer as it is produced (SSE for openai)"},
 };
 
+/* ---- [update] ---- */
+
+static const plmm_option_schema update_keys[] = {
+    {"root", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "the publisher's signed root (root.json): the keys and threshold that bundles must "
+     "carry; used until the experts directory holds a trusted root of its own"},
+    {"experts_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "where experts are installed (versioned directories, trust state); unset = "
+     "$XDG_DATA_HOME/plmm/experts"},
+    {"source", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "where bundles are published: a directory or an http(s):// URL (plmm serve: "
+     "http://HOST:PORT/v1/bundles)"},
+    {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "extra CA bundle for HTTPS sources; TLS verification is always on"},
+};
+
+/* ---- [ledger] ---- */
+
+static const plmm_option_schema ledger_keys[] = {
+    {"path", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "the ledger file; unset = $XDG_DATA_HOME/plmm/ledger/usage.ledger"},
+    {"device_key", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "Ed25519 secret key that signs entries and statements (created with KEY.pub when "
+     "absent); unset = device.key beside the ledger"},
+    {"key_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "32-byte encryption key of the ledger (created when absent); unset = ledger.key "
+     "beside the ledger"},
+    {"budgets", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "spending limits per expert, e.g. finance=5.00,it=1.50 (in each expert's currency); "
+     "a consultation that would exceed one is refused and the router falls back"},
+    {"budget_period", PLMM_OPT_ENUM, 0, "month", NO_RANGE, "total|day|month",
+     "period over which budgets are counted (UTC calendar day or month)"},
+};
+
 /* ---- all sections ---- */
 
 static const plmm_config_section_def sections[] = {
@@ -264,6 +303,14 @@ static const plmm_config_section_def sections[] = {
      "routing signals match it, else the T-model when the P-model is unsure of its draft, "
      "else the P-model (docs/experts.md).",
      router_keys, COUNT(router_keys)},
+    {"update",
+     "Signed update bundles for experts: the trusted root, the install directory and "
+     "where bundles are published (see docs/updates.md).",
+     update_keys, COUNT(update_keys)},
+    {"ledger",
+     "The economic ledger: where it is stored, the keys that sign and encrypt it, and "
+     "per-expert budgets (see docs/ledger.md).",
+     ledger_keys, COUNT(ledger_keys)},
     {"backend.",
      "Options of one backend plugin; NAME is the plugin's name (`plmm backends` lists the "
      "plugins and their options). The keys are declared by the plugin and checked when it "

@@ -234,6 +234,7 @@ extern const cli_command cmd_run_desc, cmd_chat_desc, cmd_tokenize_desc, cmd_log
     cmd_info_desc, cmd_backends_desc, cmd_bench_desc;
 extern const cli_command cmd_serve_desc;
 extern const cli_command cmd_ask_desc, cmd_experts_desc;
+extern const cli_command cmd_update_desc, cmd_ledger_desc;
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
@@ -245,5 +246,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_experts(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
 
 #endif

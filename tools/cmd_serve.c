@@ -7,6 +7,7 @@
  * requests still running.
  */
 #include "cli.h"
+#include "plmm/ledger.h"
 #include "plmm/server.h"
 
 #include <pthread.h>
@@ -80,6 +81,7 @@ int cmd_serve(int argc, char **argv)
     int64_t port = -1, n;
     const char *host = NULL;
     plmm_server *server = NULL;
+    plmm_receipt_signer *signer = NULL;
     signal_thread sig;
     bool sig_started = false;
     char *set = NULL;
@@ -150,7 +152,22 @@ int cmd_serve(int argc, char **argv)
     params.struct_size = sizeof(params);
     params.port = (int32_t)port;
     params.host = host;
-    plmm_status st = plmm_server_open(x.engine, x.model, &params, &server);
+    /* [server] receipt_key: sign a usage receipt for every answer */
+    const char *receipt_key = NULL, *receipt_name = NULL;
+    plmm_status st;
+    if (plmm_engine_config_get(x.engine, "server.receipt_key", &receipt_key) == PLMM_OK &&
+        receipt_key != NULL && receipt_key[0] != '\0') {
+        if (plmm_engine_config_get(x.engine, "server.receipt_name", &receipt_name) != PLMM_OK ||
+            receipt_name == NULL || receipt_name[0] == '\0')
+            receipt_name = "plmm";
+        if ((st = plmm_receipt_signer_open(receipt_key, receipt_name, &signer)) != PLMM_OK) {
+            code = cli_api_error(st);
+            goto out;
+        }
+        params.receipt = plmm_receipt_server_hook;
+        params.receipt_user = signer;
+    }
+    st = plmm_server_open(x.engine, x.model, &params, &server);
     if (st != PLMM_OK) {
         code = cli_api_error(st);
         goto out;
@@ -178,6 +195,7 @@ out:
         pthread_join(sig.thread, NULL);
     }
     plmm_server_close(server);
+    plmm_receipt_signer_close(signer);
     free(set);
     cli_ctx_close(&x);
     return code;

@@ -24,6 +24,8 @@ static const command_entry commands[] = {
     {&cmd_serve_desc, cmd_serve},
     {&cmd_ask_desc, cmd_ask},
     {&cmd_experts_desc, cmd_experts},
+    {&cmd_update_desc, cmd_update},
+    {&cmd_ledger_desc, cmd_ledger},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

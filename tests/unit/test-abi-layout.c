@@ -15,9 +15,11 @@
 #include "plmm/ask.h"
 #include "plmm/backend.h"
 #include "plmm/expert.h"
+#include "plmm/ledger.h"
 #include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
 #include "plmm/server.h"
+#include "plmm/update.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -317,6 +319,46 @@ static const layout layouts[] = {
     FIELD(plmm_ask_result, answer, 392, 8),
     FIELD(plmm_ask_result, notices, 400, 8),
     FIELD(plmm_ask_result, explain, 408, 8),
+    /* plmm_updater_params (update.h) */
+    SIZE(plmm_updater_params, 48, 8),
+    FIELD(plmm_updater_params, struct_size, 0, 4),
+    FIELD(plmm_updater_params, reserved, 4, 4),
+    FIELD(plmm_updater_params, root_path, 8, 8),
+    FIELD(plmm_updater_params, install_dir, 16, 8),
+    FIELD(plmm_updater_params, ca_file, 24, 8),
+    FIELD(plmm_updater_params, now, 32, 8),
+    FIELD(plmm_updater_params, max_file_size, 40, 8),
+    /* plmm_ledger_params (ledger.h) */
+    SIZE(plmm_ledger_params, 48, 8),
+    FIELD(plmm_ledger_params, struct_size, 0, 4),
+    FIELD(plmm_ledger_params, reserved, 4, 4),
+    FIELD(plmm_ledger_params, path, 8, 8),
+    FIELD(plmm_ledger_params, device_key_path, 16, 8),
+    FIELD(plmm_ledger_params, key, 24, 8),
+    FIELD(plmm_ledger_params, key_path, 32, 8),
+    FIELD(plmm_ledger_params, now, 40, 8),
+    /* plmm_ledger_rates (ledger.h) */
+    SIZE(plmm_ledger_rates, 64, 8),
+    FIELD(plmm_ledger_rates, struct_size, 0, 4),
+    FIELD(plmm_ledger_rates, reserved, 4, 4),
+    FIELD(plmm_ledger_rates, counterparty, 8, 8),
+    FIELD(plmm_ledger_rates, currency, 16, 8),
+    FIELD(plmm_ledger_rates, in_per_1k, 24, 8),
+    FIELD(plmm_ledger_rates, out_per_1k, 32, 8),
+    FIELD(plmm_ledger_rates, rating, 40, 8),
+    FIELD(plmm_ledger_rates, correction, 48, 8),
+    FIELD(plmm_ledger_rates, example, 56, 8),
+    /* plmm_ledger_usage (ledger.h) */
+    SIZE(plmm_ledger_usage, 64, 8),
+    FIELD(plmm_ledger_usage, struct_size, 0, 4),
+    FIELD(plmm_ledger_usage, reserved, 4, 4),
+    FIELD(plmm_ledger_usage, expert, 8, 8),
+    FIELD(plmm_ledger_usage, connector, 16, 8),
+    FIELD(plmm_ledger_usage, model, 24, 8),
+    FIELD(plmm_ledger_usage, tokens_in, 32, 8),
+    FIELD(plmm_ledger_usage, tokens_out, 40, 8),
+    FIELD(plmm_ledger_usage, receipt_json, 48, 8),
+    FIELD(plmm_ledger_usage, receipt_key_path, 56, 8),
 };
 
 typedef struct value {
@@ -408,10 +450,15 @@ static const value values[] = {
     VALUE(PLMM_CHECK_PASS, 0),
     VALUE(PLMM_CHECK_WARN, 1),
     VALUE(PLMM_CHECK_FAIL, 2),
+    VALUE(PLMM_LEDGER_PERIOD_TOTAL, 0),
+    VALUE(PLMM_LEDGER_PERIOD_DAY, 1),
+    VALUE(PLMM_LEDGER_PERIOD_MONTH, 2),
     /* numeric macros */
     VALUE(PLMM_MAX_DIMS, 4),
     VALUE(PLMM_MAX_SRC, 4),
     VALUE(PLMM_MAX_PARAMS, 8),
+    VALUE(PLMM_KEYID_SIZE, 17),
+    VALUE(PLMM_LEDGER_KEY_BYTES, 32),
     VALUE(PLMM_TENSOR_WEIGHT, 1),
     VALUE(PLMM_TENSOR_INPUT, 2),
     VALUE(PLMM_TENSOR_OUTPUT, 4),
