@@ -108,6 +108,8 @@ plmm_status plmm_router_open(plmm_engine *engine, plmm_model *model, plmm_router
     if (st == PLMM_OK)
         st = open_tmodel(r);
     if (st == PLMM_OK)
+        st = router_ledger_open(r);
+    if (st == PLMM_OK)
         st = plmm_session_create(model, NULL, &r->session);
     if (st != PLMM_OK) {
         plmm_router_close(r);
@@ -124,6 +126,7 @@ void plmm_router_close(plmm_router *r)
     for (uint32_t i = 0; i < r->n_experts; i++)
         plmm_connector_close(r->experts[i].conn);
     plmm_connector_close(r->tmodel.conn);
+    router_ledger_close(r);
     plmm_connector_settings_free(&r->tm_settings);
     free(r->experts);
     plmm_expert_set_close(r->set);
@@ -247,9 +250,10 @@ static plmm_status try_consult(ask_state *s, router_consultant *c, const char *n
     *fatal = false;
     uint32_t block = router_consultant_block(r, c, s->question);
     if (block != ROUTER_OK) {
-        notice(s, c, block == ROUTER_OFFLINE || block == ROUTER_FAILED ? c->offline_why
-                                                                       : router_block_text(block),
-               next);
+        const char *why = block == ROUTER_OFFLINE || block == ROUTER_FAILED ? c->offline_why
+                          : c->block_why[0] != '\0'                      ? c->block_why
+                                                                        : router_block_text(block);
+        notice(s, c, why, next);
         return PLMM_ERR_DENIED;
     }
     const char *system = c->inst != NULL ? plmm_expert_inst_desc(c->inst)->system_prompt : NULL;
@@ -274,6 +278,9 @@ static plmm_status try_consult(ask_state *s, router_consultant *c, const char *n
     int64_t tokens = (cr.prompt_tokens > 0 ? cr.prompt_tokens : 0) +
                      (cr.completion_tokens > 0 ? cr.completion_tokens : 0);
     res->cost = (double)tokens / 1000.0 * c->price_per_1k;
+    if (router_ledger_record(r, c, &cr, &res->cost) != PLMM_OK)
+        router_text_add(&s->notices, "notice: %s: usage not recorded in the ledger (%s)\n",
+                        c->label, plmm_last_errmsg());
     if (!streamed && s->on_piece != NULL && res->answer[0] != '\0' &&
         !s->on_piece(s->user, res->answer, strlen(res->answer)))
         st = plmm_err(PLMM_ERR_CANCELLED, "router: the answer was stopped by the caller");

@@ -11,11 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
-uint32_t router_consultant_block(const plmm_router *r, const router_consultant *c,
+uint32_t router_consultant_block(const plmm_router *r, router_consultant *c,
                                  const char *question)
 {
-    (void)r;
-    (void)question;
+    c->block_why[0] = '\0';
     if (c->failed)
         return ROUTER_FAILED;
     if (!c->enabled)
@@ -23,6 +22,8 @@ uint32_t router_consultant_block(const plmm_router *r, const router_consultant *
     if (c->offline)
         return ROUTER_OFFLINE;
     if (c->budget >= 0 && c->spent >= c->budget)
+        return ROUTER_BUDGET;
+    if (!router_ledger_allows(r, c, question, c->block_why, sizeof(c->block_why)))
         return ROUTER_BUDGET;
     /* Without the privacy layer nothing can tell whether a question holds
      * personal data or replace it with placeholders: only share = full may

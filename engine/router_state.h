@@ -17,6 +17,7 @@ typedef struct router_consultant {
     bool failed;            /* the expert did not load; why in offline_why */
     bool offline;           /* its connector failed; why in offline_why */
     char offline_why[256];
+    char block_why[256];    /* the ledger's refusal (ROUTER_BUDGET) */
     uint32_t share;         /* plmm_expert_share */
     int32_t max_tokens;
     double price_per_1k;
@@ -35,17 +36,33 @@ struct plmm_router {
     bool has_tmodel;
     plmm_connector_settings tm_settings;
     router_consultant tmodel;
+    struct plmm_ledger *ledger; /* NULL without a [ledger] section */
     router_consult_fn hook;
     void *hook_user;
 };
 
+/* The ledger (engine/router_ledger.c): opened when the configuration has a
+ * [ledger] section, with each consultant's rates and [ledger] budgets. */
+PLMM_NODISCARD plmm_status router_ledger_open(plmm_router *r) PLMM_NONNULL(1);
+void router_ledger_close(plmm_router *r) PLMM_NONNULL(1);
+/* Whether the ledger's budget allows consulting c (true without a ledger);
+ * why receives the ledger's refusal. */
+bool router_ledger_allows(const plmm_router *r, const router_consultant *c, const char *question,
+                          char *why, size_t size) PLMM_NONNULL(1, 2, 3, 4);
+/* Record a consultation's usage (receipt included); *cost: the amount
+ * charged in units of the price. PLMM_OK without a ledger. */
+PLMM_NODISCARD plmm_status router_ledger_record(plmm_router *r, const router_consultant *c,
+                                                const plmm_connector_result *res, double *cost)
+    PLMM_NONNULL(1, 2, 3, 4);
+
 /* Why c cannot be asked question now (ROUTER_OK when it can). */
-uint32_t router_consultant_block(const plmm_router *r, const router_consultant *c,
+uint32_t router_consultant_block(const plmm_router *r, router_consultant *c,
                                  const char *question) PLMM_NONNULL(1, 2, 3);
 
 /* Ask c: open its connector when needed, send (system prompt when not NULL
  * and) question, stream the answer, charge its budget. A connection or
- * server failure marks c offline. */
+ * server failure marks c offline. Metering in the ledger is the caller's
+ * (router_ledger_record). */
 PLMM_NODISCARD plmm_status router_consult(plmm_router *r, router_consultant *c,
                                           const char *system_prompt, const char *question,
                                           plmm_ask_piece_fn on_piece, void *user,

@@ -7,6 +7,7 @@
  * sending anything.
  */
 #include "config.h"
+#include "plmm/ledger.h"
 #include "errors.h"
 #include "router_state.h"
 #include "test.h"
@@ -315,6 +316,48 @@ static void test_no_consultants(void)
     rig_close(&g);
 }
 
+/* With a [ledger] section: the ledger's budget refuses a consultation
+ * that would exceed it (estimate: prompt + the whole answer allowance) and
+ * every consultation is recorded. */
+static void test_ledger(void)
+{
+    rig g;
+    char dir[128], tm[1024];
+    snprintf(dir, sizeof(dir), "/tmp/plmm-test-router-ledger-%ld", (long)getpid());
+    snprintf(tm, sizeof(tm),
+             "share = full\n[ledger]\npath = %s/usage.ledger\ndevice_key = %s/device.key\n"
+             "key_file = %s/ledger.key\nbudgets = finance=1.5\nbudget_period = total\n",
+             dir, dir, dir);
+    if (!rig_open(&g, "share = full\nmax_tokens = 400\n", tm))
+        return;
+    plmm_ask_result res = {.struct_size = sizeof(res)};
+    plmm_status st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+    CHECK_MSG(st == PLMM_OK, "%s", plmm_last_errmsg());
+    CHECK(res.route == PLMM_ROUTE_EXPERT && res.cost > 0.99 && res.cost < 1.01);
+    CHECK_MSG(strcmp(res.notices, "") == 0, "%s", res.notices);
+    /* 1.0 spent + about (20 + 400) tokens * 2/1k > 1.5: refused by the ledger */
+    st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+    CHECK(st == PLMM_OK && res.route == PLMM_ROUTE_TMODEL && g.f.finance_calls == 1);
+    CHECK_CONTAINS(res.notices, "expert finance unavailable (");
+    CHECK_CONTAINS(res.notices, "budget");
+    plmm_ask_result_clear(&res);
+    rig_close(&g);
+
+    char path[256], dkey[256], kfile[256];
+    snprintf(path, sizeof(path), "%s/usage.ledger", dir);
+    snprintf(dkey, sizeof(dkey), "%s/device.key", dir);
+    snprintf(kfile, sizeof(kfile), "%s/ledger.key", dir);
+    uint64_t n = 0;
+    plmm_ledger_params lp = {
+        .struct_size = sizeof(lp), .path = path, .device_key_path = dkey, .key_path = kfile};
+    st = plmm_ledger_verify(&lp, &n);
+    CHECK_MSG(st == PLMM_OK && n == 2, "%s: %llu entries", plmm_last_errmsg(),
+              (unsigned long long)n);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     test_decide();
@@ -322,5 +365,6 @@ int main(void)
     test_offline_expert();
     test_share_none();
     test_no_consultants();
+    test_ledger();
     return test_summary("test-router");
 }
