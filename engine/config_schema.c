@@ -183,6 +183,10 @@ static const plmm_option_schema router_keys[] = {
      "of its routing signals found in the question)"},
     {"margin", PLMM_OPT_FLOAT, 0, "0.5", 0, 1e6, NULL,
      "how far the best expert's score must lead the runner-up's"},
+    {"embedding_weight", PLMM_OPT_FLOAT, 0, "0", 0, 100, NULL,
+     "weight of the embedding similarity (the question's pooled P-model embedding against "
+     "each expert's example questions, best cosine) added to the lexical score; 0 = off "
+     "(the examples are embedded when the router opens)"},
     {"draft_tokens", PLMM_OPT_INT, 0, "8", 0, 256, NULL,
      "tokens of the P-model's greedy draft whose probabilities measure its confidence; "
      "0 = no confidence check (questions no expert matches stay local)"},

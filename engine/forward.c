@@ -191,6 +191,14 @@ plmm_status plmm_forward_build(plmm_graph_builder *b, const plmm_gguf *g, const 
     if (b->overflow)
         return plmm_err(PLMM_ERR_INTERNAL, "graph capacity exceeded");
 
+    if (io->embed) {
+        plmm_tensor *xn = rms_norm(b, g, x, w->output_norm, hp->rms_eps, "result_norm");
+        if (b->overflow || xn == NULL)
+            return plmm_err(PLMM_ERR_INTERNAL, "graph capacity exceeded");
+        xn->flags |= PLMM_TENSOR_OUTPUT;
+        io->embd = xn;
+        return PLMM_OK;
+    }
     plmm_tensor *last = x;
     if (!io->all_logits && T > 1)
         last = plmm_graph_view(b, x, E, 1, 1, 1, x->nb[1], x->nb[1], x->nb[1],

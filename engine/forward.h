@@ -16,6 +16,8 @@ typedef struct plmm_forward_io {
     plmm_tensor *logits; /* out: F32 (n_vocab, all_logits ? n_tokens : 1) */
     const struct plmm_lora *lora; /* adapter added beside the matmuls, or NULL */
     float lora_scale;
+    bool embed;         /* output the final-norm hidden states instead of logits */
+    plmm_tensor *embd;  /* out (embed): F32 (n_embd, n_tokens) */
 } plmm_forward_io;
 
 /* Tensors and nodes needed for a model; sizes the builder. */

@@ -111,6 +111,8 @@ plmm_status plmm_router_open(plmm_engine *engine, plmm_model *model, plmm_router
         st = router_ledger_open(r);
     if (st == PLMM_OK)
         st = plmm_session_create(model, NULL, &r->session);
+    if (st == PLMM_OK)
+        st = router_embed_open(r);
     if (st != PLMM_OK) {
         plmm_router_close(r);
         return st;
@@ -123,12 +125,15 @@ void plmm_router_close(plmm_router *r)
 {
     if (r == NULL)
         return;
-    for (uint32_t i = 0; i < r->n_experts; i++)
+    for (uint32_t i = 0; i < r->n_experts; i++) {
         plmm_connector_close(r->experts[i].conn);
+        free(r->experts[i].examples);
+    }
     plmm_connector_close(r->tmodel.conn);
     router_ledger_close(r);
     plmm_connector_settings_free(&r->tm_settings);
     free(r->experts);
+    free(r->centroid);
     plmm_expert_set_close(r->set);
     plmm_session_free(r->session);
     free(r);
@@ -222,8 +227,12 @@ static plmm_status measure(ask_state *s)
             return st;
         s->cands[i].lexical = s->lex[i].score;
     }
+    plmm_status est = router_embed_scores(r, s->question, s->cands);
+    if (est != PLMM_OK)
+        return est;
     s->in.cands = s->cands;
     s->in.n = r->n_experts;
+    s->in.embedding_weight = r->p.embedding_weight;
     s->in.has_tmodel = r->has_tmodel && r->tmodel.enabled;
     s->in.tmodel_block = r->has_tmodel ? router_consultant_block(r, &r->tmodel, s->question)
                                        : (uint32_t)ROUTER_DISABLED;
@@ -330,6 +339,8 @@ static void explain_expert(router_text *t, const ask_state *s, uint32_t i)
     const router_candidate *k = &s->cands[i];
     router_text_add(t, "  %-10s score %5.2f  lexical %.2f", c->name, (double)k->score,
                     (double)k->lexical);
+    if (s->r->n_embd > 0)
+        router_text_add(t, "  embedding %.3f", (double)k->embedding);
     const plmm_domain_score *l = &s->lex[i];
     for (uint32_t h = 0; h < l->n_hits && h < PLMM_MATCH_MAX_HITS; h++)
         router_text_add(t, "%s%s %.1f", h == 0 ? " [" : ", ", l->hits[h]->phrase,
@@ -349,8 +360,11 @@ static char *build_explain(ask_state *s)
     const router_params *p = &r->p;
     router_text t = {0};
     router_text_add(&t, "decision: %s\n", s->dec.reason);
-    router_text_add(&t, "experts (need score >= %.2f and a lead >= %.2f):\n", (double)p->min_score,
-                    (double)p->margin);
+    router_text_add(&t, "experts (need score >= %.2f and a lead >= %.2f; score = lexical",
+                    (double)p->min_score, (double)p->margin);
+    if (r->n_embd > 0)
+        router_text_add(&t, " + %.2f x embedding", (double)p->embedding_weight);
+    router_text_add(&t, "):\n");
     if (r->n_experts == 0)
         router_text_add(&t, "  none configured\n");
     for (uint32_t i = 0; i < r->n_experts; i++)

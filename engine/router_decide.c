@@ -25,6 +25,7 @@ plmm_status router_params_read(const plmm_config *cfg, router_params *out)
     GETF("margin", margin);
     GETF("min_logprob", min_logprob);
     GETF("max_entropy", max_entropy);
+    GETF("embedding_weight", embedding_weight);
 #undef GETF
     if ((st = plmm_config_get_int(cfg, "router", "draft_tokens", &i)) != PLMM_OK)
         return st;

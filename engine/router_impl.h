@@ -21,6 +21,7 @@ typedef struct router_params {
     float max_entropy;      /* above: the P-model is not confident */
     int32_t max_tokens;     /* longest local answer */
     uint32_t draft_prompt;  /* router_prompt_mode */
+    float embedding_weight; /* weight of the embedding similarity; 0 = off */
 } router_params;
 
 /* [router] draft_prompt */

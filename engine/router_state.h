@@ -23,6 +23,8 @@ typedef struct router_consultant {
     double price_per_1k;
     double budget;          /* < 0: unlimited */
     double spent;
+    float *examples;        /* n_examples unit embeddings of its examples (embedding signal) */
+    uint32_t n_examples;
 } router_consultant;
 
 struct plmm_router {
@@ -37,9 +39,18 @@ struct plmm_router {
     plmm_connector_settings tm_settings;
     router_consultant tmodel;
     struct plmm_ledger *ledger; /* NULL without a [ledger] section */
+    uint32_t n_embd;            /* the P-model's embedding size, 0 = signal off */
+    float *centroid;            /* mean embedding of all examples (n_embd), or NULL */
     router_consult_fn hook;
     void *hook_user;
 };
+
+/* The embedding signal (engine/router_embed.c), with [router]
+ * embedding_weight > 0: embed every enabled expert's examples at open, and
+ * per question fill cands[].embedding with the best cosine. */
+PLMM_NODISCARD plmm_status router_embed_open(plmm_router *r) PLMM_NONNULL(1);
+PLMM_NODISCARD plmm_status router_embed_scores(plmm_router *r, const char *question,
+                                               router_candidate *cands) PLMM_NONNULL(1, 2);
 
 /* The ledger (engine/router_ledger.c): opened when the configuration has a
  * [ledger] section, with each consultant's rates and [ledger] budgets. */

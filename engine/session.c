@@ -254,6 +254,82 @@ static plmm_status eval_batch(plmm_session *s, const int32_t *ids, uint32_t n, b
     return PLMM_OK;
 }
 
+/* One batch of plmm_session_embed: the final-norm hidden states of its
+ * tokens, added into sum (n_embd floats). */
+static plmm_status embed_batch(plmm_session *s, const int32_t *ids, uint32_t n, float *rows,
+                               double *sum)
+{
+    plmm_model *m = s->model;
+    for (uint32_t i = 0; i < n; i++) {
+        s->ids[i] = ids[i];
+        s->pos[i] = (int32_t)(s->n_past + i);
+    }
+    plmm_forward_io io = {
+        .n_tokens = n,
+        .pos0 = s->n_past,
+        .n_ctx = s->n_ctx,
+        .kv_dtype = s->kv_dtype,
+        .ids = s->ids,
+        .pos = s->pos,
+        .lora = s->lora,
+        .lora_scale = s->lora_scale,
+        .embed = true,
+    };
+    plmm_status st = plmm_forward_build(&s->gb, m->gguf, &m->hp, &m->w, &io);
+    if (st != PLMM_OK)
+        return st;
+    const uint32_t E = m->hp.n_embd;
+    plmm_sched_set_tokens(s->sched, n);
+    st = plmm_sched_run(s->sched, &s->gb, s->slots, 2 * m->hp.n_layer, io.embd, rows,
+                        (uint64_t)n * E);
+    if (st != PLMM_OK)
+        return st;
+    for (uint32_t t = 0; t < n; t++)
+        for (uint32_t e = 0; e < E; e++)
+            sum[e] += rows[(size_t)t * E + e];
+    s->n_past += n;
+    return PLMM_OK;
+}
+
+PLMM_EXPORT plmm_status plmm_session_embed(plmm_session *s, const int32_t *ids, size_t n,
+                                           float *out, size_t n_embd)
+{
+    if (s == NULL || ids == NULL || out == NULL)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_session_embed: NULL argument");
+    const uint32_t V = s->model->hp.n_vocab, E = s->model->hp.n_embd;
+    if (n_embd != E)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_session_embed: out has %zu floats, the model's "
+                        "embedding has %u", n_embd, E);
+    if (n == 0)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "nothing to embed (0 tokens)");
+    if (n > s->n_ctx)
+        return plmm_err(PLMM_ERR_RANGE, "%zu tokens do not fit the context of %u positions", n,
+                        s->n_ctx);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= V)
+            return plmm_err(PLMM_ERR_RANGE, "token id %d at index %zu is outside the vocabulary "
+                            "of %u", ids[i], i, V);
+    double *sum = calloc(E, sizeof(double));
+    float *rows = malloc((size_t)s->n_batch * E * sizeof(float));
+    plmm_status st = PLMM_OK;
+    if (sum == NULL || rows == NULL)
+        st = plmm_err(PLMM_ERR_NOMEM, "cannot allocate the embedding of %u floats", E);
+    plmm_session_reset(s);
+    for (size_t done = 0; st == PLMM_OK && done < n;) {
+        uint32_t nb = (uint32_t)(n - done < s->n_batch ? n - done : s->n_batch);
+        nb = plmm_sched_chunk(s->sched, nb);
+        st = embed_batch(s, ids + done, nb, rows, sum);
+        done += nb;
+    }
+    if (st == PLMM_OK)
+        for (uint32_t e = 0; e < E; e++)
+            out[e] = (float)(sum[e] / (double)n);
+    plmm_session_reset(s);
+    free(sum);
+    free(rows);
+    return st;
+}
+
 PLMM_EXPORT plmm_status plmm_session_eval(plmm_session *s, const int32_t *ids, size_t n,
                                           uint32_t flags)
 {

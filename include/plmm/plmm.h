@@ -200,6 +200,15 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_session_eval(plmm_session *session, 
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_session_logits(const plmm_session *session, size_t row,
                                                             const float **out);
 
+/* A pooled embedding of a text: the mean over its n tokens of the
+ * model's final-norm hidden states (n_embd floats into out; n_embd must be
+ * the model's). The session's positions are forgotten before and after
+ * (it is reset). PLMM_ERR_RANGE when the tokens do not fit the context or
+ * an id is not in the vocabulary. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_session_embed(plmm_session *session,
+                                                           const int32_t *ids, size_t n,
+                                                           float *out, size_t n_embd);
+
 typedef struct plmm_sampling {
     uint32_t struct_size;    /* sizeof(plmm_sampling) */
     float temperature;       /* <= 0: greedy */

@@ -7,15 +7,25 @@
  * recorded in docs/experts.md.
  *
  *   test-router-eval [--markdown] [--misrouted] [--sweep]
- *                    [--min-score X] [--margin Y] [FILE]
+ *                    [--min-score X] [--margin Y] [--router MODEL [--weight W]] [FILE]
+ *
+ * With --router the questions go through the router itself
+ * (plmm_router_decide over MODEL as the P-model, the three experts
+ * configured, [router] embedding_weight = W): its combined decision, the
+ * lexical score plus W times the embedding similarity. As a test (with
+ * --router and no other option but --weight 0) the router's decisions must
+ * equal the lexical rule's, question by question.
  */
 #include "errors.h"
+#include "plmm/ask.h"
 #include "expert_match.h"
 #include "plmm_sdk_text.h"
 #include "registry.h"
 #include "test.h"
 
+#include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #ifndef EXPERT_BUILD_DIRS
 #error "EXPERT_BUILD_DIRS must list the build directories of experts/*"
@@ -138,6 +148,72 @@ static void evaluate(const plmm_expert_desc *const *experts, const dataset *d,
     }
 }
 
+/* The router's decisions: got[i] = label index. */
+static bool route_with_router(const char *model, float weight, const plmm_match_rule *rule,
+                              const dataset *d, int *got)
+{
+    char ini[256], abs_model[4096];
+    if (realpath(model, abs_model) == NULL) {
+        fprintf(stderr, "cannot find the model '%s'\n", model);
+        return false;
+    }
+    model = abs_model;
+    snprintf(ini, sizeof(ini), "/tmp/plmm-router-eval-%ld.ini", (long)getpid());
+    FILE *f = fopen(ini, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f, "[engine]\nmodel = %s\nplugin_path = %s\nthreads = 1\n"
+               "[router]\nembedding_weight = %g\nmin_score = %g\nmargin = %g\ndraft_tokens = 0\n",
+            model, EXPERT_BUILD_DIRS, (double)weight, (double)rule->min_score,
+            (double)rule->margin);
+    for (int e = 0; e < N_EXPERTS; e++)
+        fprintf(f, "[expert.%s]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\n"
+                   "share = full\n",
+                labels[e]);
+    fclose(f);
+    plmm_engine_params ep = {.struct_size = sizeof(ep), .config_path = ini, .log_level = -1};
+    plmm_engine *eng = NULL;
+    plmm_model *m = NULL;
+    plmm_router *r = NULL;
+    plmm_status st = plmm_engine_open(&ep, &eng);
+    if (st == PLMM_OK)
+        st = plmm_model_load(eng, NULL, &m);
+    if (st == PLMM_OK)
+        st = plmm_router_open(eng, m, &r);
+    plmm_ask_result res = {.struct_size = sizeof(res)};
+    for (uint32_t i = 0; st == PLMM_OK && i < d->n; i++) {
+        st = plmm_router_decide(r, d->q[i].text, &res);
+        got[i] = N_EXPERTS;
+        if (st == PLMM_OK && res.route == PLMM_ROUTE_EXPERT)
+            got[i] = label_index(res.expert);
+        plmm_ask_result_clear(&res);
+    }
+    CHECK_MSG(st == PLMM_OK, "router: %s", plmm_last_errmsg());
+    plmm_router_close(r);
+    plmm_model_free(m);
+    plmm_engine_close(eng);
+    remove(ini);
+    return st == PLMM_OK;
+}
+
+static void tally(const dataset *d, const int *got, result *r)
+{
+    memset(r, 0, sizeof(*r));
+    for (uint32_t i = 0; i < d->n; i++) {
+        int want = d->q[i].label;
+        r->confusion[want][got[i]]++;
+        r->total++;
+        r->correct += got[i] == want;
+        if (d->q[i].ambiguous) {
+            r->total_amb++;
+            r->correct_amb += got[i] == want;
+        } else {
+            r->total_clear++;
+            r->correct_clear += got[i] == want;
+        }
+    }
+}
+
 static double ratio(uint32_t a, uint32_t b)
 {
     return b > 0 ? (double)a / b : 0.0;
@@ -190,7 +266,8 @@ int main(int argc, char **argv)
 {
     bool markdown = false, misrouted = false, sweep = false, as_test = true;
     plmm_match_rule rule = {PLMM_MATCH_MIN_SCORE, PLMM_MATCH_MARGIN};
-    const char *path = NULL;
+    const char *path = NULL, *router_model = NULL;
+    float weight = 0.0f;
     char default_path[4096];
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--markdown") == 0)
@@ -203,12 +280,16 @@ int main(int argc, char **argv)
             rule.min_score = strtof(argv[++i], NULL), as_test = false;
         else if (strcmp(argv[i], "--margin") == 0 && i + 1 < argc)
             rule.margin = strtof(argv[++i], NULL), as_test = false;
+        else if (strcmp(argv[i], "--router") == 0 && i + 1 < argc)
+            router_model = argv[++i];
+        else if (strcmp(argv[i], "--weight") == 0 && i + 1 < argc)
+            weight = strtof(argv[++i], NULL), as_test = as_test && weight == 0.0f;
         else if (argv[i][0] != '-')
             path = argv[i], as_test = false;
         else {
             fprintf(stderr,
                     "usage: %s [--markdown] [--misrouted] [--sweep] [--min-score X] "
-                    "[--margin Y] [FILE]\n",
+                    "[--margin Y] [--router MODEL [--weight W]] [FILE]\n",
                     argv[0]);
             return 2;
         }
@@ -243,6 +324,31 @@ int main(int argc, char **argv)
 
     result r;
     evaluate(experts, &d, &rule, false, &r);
+    if (router_model != NULL) {
+        static int got[MAX_Q], lex[MAX_Q];
+        for (uint32_t i = 0; i < d.n; i++) {
+            plmm_domain_score sc[N_EXPERTS];
+            lex[i] = route(experts, d.q[i].text, &rule, sc);
+        }
+        if (route_with_router(router_model, weight, &rule, &d, got)) {
+            uint32_t same = 0;
+            for (uint32_t i = 0; i < d.n; i++)
+                same += got[i] == lex[i];
+            result rr;
+            tally(&d, got, &rr);
+            printf("router (embedding_weight %.2f): %u of %u decisions as the lexical rule's\n",
+                   (double)weight, same, d.n);
+            print_report(&rr, &rule, markdown);
+            if (as_test)
+                CHECK_MSG(same == d.n, "with embedding_weight 0 the router decided %u of %u "
+                          "questions unlike the lexical rule", d.n - same, d.n);
+        }
+        plmm_registry_destroy(reg);
+        plmm_config_destroy(cfg);
+        for (uint32_t i = 0; i < d.n; i++)
+            free(d.q[i].text);
+        return test_summary("test-router-eval");
+    }
     print_report(&r, &rule, markdown);
     if (misrouted) {
         printf("misrouted (true -> routed [finance it art scores]):\n");

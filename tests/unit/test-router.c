@@ -358,6 +358,57 @@ static void test_ledger(void)
     CHECK(system(cmd) == 0);
 }
 
+/* plmm_session_embed: deterministic, text-dependent, and bad input named;
+ * with embedding_weight the router fills and explains the similarity. */
+static void test_embed(void)
+{
+    rig g;
+    if (!rig_open(&g, "share = full\n", "share = full\n[router]\nembedding_weight = 1\n"))
+        return;
+    plmm_ask_result res = {.struct_size = sizeof(res)};
+    CHECK(plmm_router_decide(g.r, FIN_Q, &res) == PLMM_OK);
+    CHECK(res.route == PLMM_ROUTE_EXPERT && res.answer == NULL && g.f.finance_calls == 0);
+    CHECK(res.embedding_score > 0.0f && res.embedding_score <= 1.0f);
+    CHECK(res.domain_score > res.lexical_score);
+    CHECK_CONTAINS(res.explain, "+ 1.00 x embedding");
+    CHECK_CONTAINS(res.explain, "would answer: expert finance");
+    plmm_ask_result_clear(&res);
+    plmm_model_desc md = {.struct_size = sizeof(md)};
+    CHECK(plmm_model_describe(g.m, &md) == PLMM_OK);
+    plmm_session *s = NULL;
+    CHECK(plmm_session_create(g.m, NULL, &s) == PLMM_OK);
+    int32_t a[64], b[64];
+    size_t na = 0, nb = 0;
+    const char *ta = "Once upon a time there was a cat.", *tb = "The index fund lost money.";
+    CHECK(plmm_tokenize(g.m, ta, strlen(ta), PLMM_TOKENIZE_ADD_SPECIAL, a, 64, &na) == PLMM_OK);
+    CHECK(plmm_tokenize(g.m, tb, strlen(tb), PLMM_TOKENIZE_ADD_SPECIAL, b, 64, &nb) == PLMM_OK);
+    float *e1 = calloc(md.n_embd, sizeof(float)), *e2 = calloc(md.n_embd, sizeof(float)),
+          *e3 = calloc(md.n_embd, sizeof(float));
+    if (s != NULL && e1 != NULL && e2 != NULL && e3 != NULL) {
+        CHECK(plmm_session_embed(s, a, na, e1, md.n_embd) == PLMM_OK);
+        CHECK(plmm_session_embed(s, a, na, e2, md.n_embd) == PLMM_OK);
+        CHECK(plmm_session_embed(s, b, nb, e3, md.n_embd) == PLMM_OK);
+        CHECK(memcmp(e1, e2, md.n_embd * sizeof(float)) == 0);
+        CHECK(memcmp(e1, e3, md.n_embd * sizeof(float)) != 0);
+        CHECK(plmm_session_n_past(s) == 0);
+        bool finite = true;
+        for (uint32_t i = 0; i < md.n_embd; i++)
+            finite = finite && e1[i] == e1[i] && e1[i] < 1e30f && e1[i] > -1e30f;
+        CHECK(finite);
+        CHECK(plmm_session_embed(s, a, na, e1, md.n_embd - 1) == PLMM_ERR_INVALID_ARG);
+        CHECK_CONTAINS(plmm_last_errmsg(), "embedding has");
+        CHECK(plmm_session_embed(s, a, 0, e1, md.n_embd) == PLMM_ERR_INVALID_ARG);
+        int32_t bad = (int32_t)md.n_vocab;
+        CHECK(plmm_session_embed(s, &bad, 1, e1, md.n_embd) == PLMM_ERR_RANGE);
+        CHECK_CONTAINS(plmm_last_errmsg(), "outside the vocabulary");
+    }
+    free(e1);
+    free(e2);
+    free(e3);
+    plmm_session_free(s);
+    rig_close(&g);
+}
+
 int main(void)
 {
     test_decide();
@@ -366,5 +417,6 @@ int main(void)
     test_share_none();
     test_no_consultants();
     test_ledger();
+    test_embed();
     return test_summary("test-router");
 }
