@@ -89,7 +89,7 @@ static const char *const not_phone_words[] = {
 static const char *const phone_words[] = {
     "phone", "tel",     "call",  "mobile", "cell",    "fax",    "handy", "ruf",
     "téléphone", "portable", "teléfono", "móvil", "telefono", "cellulare", "whatsapp",
-    "sms",   "text me", "dial",  "number", "nummer",  "numéro", "número", "numero", NULL,
+    "sms",   "text me", "dial",  "reach me", "erreichbar", "joignable", NULL,
 };
 
 static const char *const birth_words[] = {
@@ -158,6 +158,8 @@ static void detect_phone(const char *t, size_t n, span_list *out)
         if (s > 0 && (is_word(p[s - 1]) || p[s - 1] == '.' || p[s - 1] == '-' ||
                       p[s - 1] == '/' || p[s - 1] == '+' || p[s - 1] == ':' || p[s - 1] == ','))
             continue;
+        if (s > 1 && p[s - 1] == ' ' && pii_is_alnum(p[s - 2]) && is_digit(p[s - 2]))
+            continue; /* inside a longer run of digit groups (an IBAN, a card) */
         /* Consume digit groups joined by one separator, with parentheses. */
         size_t i = s, digits = 0, groups = 0, seps = 0, end = s;
         size_t first_group = 0;
@@ -398,7 +400,8 @@ static void detect_card(const char *t, size_t n, span_list *out)
 
 /* ---- IP addresses ---- */
 
-static const char *const version_words[] = {"version", "v", "ver.", "release", "build", NULL};
+static const char *const version_words[] = {"version", "ver.", "release", "build", "firmware",
+                                            "versión", "versione", NULL};
 
 static void detect_ipv4(const char *t, size_t n, span_list *out)
 {
@@ -430,8 +433,7 @@ static void detect_ipv4(const char *t, size_t n, span_list *out)
         if (!ok || (i < n && (is_word(p[i]) || (p[i] == '.' && i + 1 < n && is_digit(p[i + 1])))))
             continue;
         /* "v1.2.3.4", "version 10.0.0.1" */
-        if ((s > 0 && (p[s - 1] == 'v' || p[s - 1] == 'V')) ||
-            context_before(t, s, 9, version_words + 0) || context_before(t, s, 2, version_words + 1))
+        if ((s > 0 && (p[s - 1] == 'v' || p[s - 1] == 'V')) || context_before(t, s, 12, version_words))
             continue;
         span_push(out, PLMM_PII_IP, false, s, i - s);
         s = i;
