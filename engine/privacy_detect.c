@@ -92,10 +92,16 @@ static const char *const phone_words[] = {
     "sms",   "text me", "dial",  "reach me", "erreichbar", "joignable", NULL,
 };
 
+static const char *const card_words[] = {
+    "card", "karte", "carte", "tarjeta", "carta", "visa", "mastercard", "amex", "kredit",
+    "credit", "crédito", "credito", "cc", NULL,
+};
+
 static const char *const birth_words[] = {
     "born",      "birth",   "dob",        "d.o.b",     "geboren", "geburt", "geb.",
     "né le",     "née le",  "née",        "naissance", "nacido",  "nacida", "nacimiento",
     "cumpleaños", "nato il", "nata il",   "nascita",   "compleanno", "anniversaire",
+    "nací",      "urodzon", "geboorte",
     "jahrgang",  NULL,
 };
 
@@ -228,6 +234,8 @@ static void detect_phone(const char *t, size_t n, span_list *out)
         }
         if (ok && ctx_not && !ctx_phone)
             ok = false;
+        if (ok && !plus && groups == 3 && first_group == 3 && digits == 9)
+            ok = false; /* ddd-dd-dddd is the shape of a US SSN */
         if (ok) {
             span_push(out, PLMM_PII_PHONE, false, s, end - s);
             s = end;
@@ -391,6 +399,9 @@ static void detect_card(const char *t, size_t n, span_list *out)
             if (e < n && (is_word(p[e]) || is_digit(p[e])))
                 continue;
             if (card_prefix(d, len) && luhn_valid(d, len)) {
+                if (context_before(t, s, 24, not_phone_words) &&
+                    !context_before(t, s, 24, card_words))
+                    break; /* "order 4011-...", "serial no. 6789 ..." */
                 span_push(out, PLMM_PII_CARD, false, s, e - s);
                 break;
             }
@@ -401,7 +412,8 @@ static void detect_card(const char *t, size_t n, span_list *out)
 /* ---- IP addresses ---- */
 
 static const char *const version_words[] = {"version", "ver.", "release", "build", "firmware",
-                                            "versión", "versione", NULL};
+                                            "versión", "versione", "section", "chapter",
+                                            "abschnitt", "kapitel", "§", NULL};
 
 static void detect_ipv4(const char *t, size_t n, span_list *out)
 {
@@ -432,6 +444,8 @@ static void detect_ipv4(const char *t, size_t n, span_list *out)
         }
         if (!ok || (i < n && (is_word(p[i]) || (p[i] == '.' && i + 1 < n && is_digit(p[i + 1])))))
             continue;
+        if (i + 1 < n && p[i] == '/' && is_digit(p[i + 1]))
+            continue; /* a network (CIDR), not one host */
         /* "v1.2.3.4", "version 10.0.0.1" */
         if ((s > 0 && (p[s - 1] == 'v' || p[s - 1] == 'V')) || context_before(t, s, 12, version_words))
             continue;
@@ -457,7 +471,7 @@ static void detect_ipv6(const char *t, size_t n, span_list *out)
             hex += p[e] != ':' && p[e] != '.';
             e++;
         }
-        if (colons < 2 || hex < 2 || (e < n && is_word(p[e]))) {
+        if (colons < 2 || hex < 1 || (e < n && is_word(p[e]))) {
             continue;
         }
         /* Trim sentence punctuation, then let inet_pton decide. */
