@@ -402,8 +402,8 @@ plmm_status vault_file_load(plmm_vault *v, const plmm_vault_secret *secret)
                                                        data + off, clen,
                                                        chunk == 0 ? data : NULL,
                                                        chunk == 0 ? HDR_BYTES : 0) != 0) {
-            s = plmm_err(PLMM_ERR_FORMAT,
-                         "vault '%s' is damaged: chunk %u fails authentication", v->path, chunk);
+            s = plmm_err(PLMM_ERR_FORMAT, "vault '%s' is %s: chunk %u fails authentication",
+                         v->path, off + clen == len ? "truncated or damaged" : "damaged", chunk);
             goto out_free_plain;
         }
         off += clen;
