@@ -11,8 +11,9 @@
  * Head file "PATH.head": "plmm-audit-head 1\t<count>\t<chain hex>\t<root hex>\n",
  * replaced atomically after every append.
  */
-#include "errors.h"
 #include "plmm/audit.h"
+
+#include "errors.h"
 #include "plmm/vault.h"
 
 #include <errno.h>
@@ -116,8 +117,7 @@ struct plmm_audit {
 
 /* Parse one line: the text before the last tab (hashed) and the chain
  * field. Returns false when malformed. */
-static bool split_line(const char *line, size_t n, size_t *body_len, uint8_t *chain,
-                       uint64_t *seq)
+static bool split_line(const char *line, size_t n, size_t *body_len, uint8_t *chain, uint64_t *seq)
 {
     size_t tabs = 0, last = 0;
     for (size_t i = 0; i < n; i++) {
@@ -303,16 +303,15 @@ static void reduce_url(const char *url, char *out, size_t size)
             p = at + 1;
     }
     for (; *p != '\0' && *p != '?' && *p != '#' && o + 1 < size; p++)
-        out[o++] = (*p == '\t' || *p == '\n' || *p == '\r' || (unsigned char)*p < 0x20) ? '_'
-                                                                                      : *p;
+        out[o++] = (*p == '\t' || *p == '\n' || *p == '\r' || (unsigned char)*p < 0x20) ? '_' : *p;
     out[o] = '\0';
     if (o == 0)
         snprintf(out, size, "-");
 }
 
 PLMM_EXPORT plmm_status plmm_audit_append(plmm_audit *a, const char *destination,
-                                           const plmm_pii_counts *counts, uint32_t outcome,
-                                           const void *body, size_t len)
+                                          const plmm_pii_counts *counts, uint32_t outcome,
+                                          const void *body, size_t len)
 {
     if (a == NULL || destination == NULL || (body == NULL && len > 0))
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -366,7 +365,7 @@ static void report_bad(plmm_audit_report *r, uint64_t entry, const char *what)
 }
 
 PLMM_EXPORT plmm_status plmm_audit_verify(const char *path, const char *expected_root,
-                                           plmm_audit_report *r)
+                                          plmm_audit_report *r)
 {
     if (path == NULL || r == NULL || r->struct_size < sizeof(*r))
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument or struct_size too small");
@@ -413,7 +412,8 @@ PLMM_EXPORT plmm_status plmm_audit_verify(const char *path, const char *expected
         }
         if (seq != entry) {
             char what[96];
-            snprintf(what, sizeof(what), "sequence number %llu where %llu was expected "
+            snprintf(what, sizeof(what),
+                     "sequence number %llu where %llu was expected "
                      "(entries deleted, inserted or reordered)",
                      (unsigned long long)seq, (unsigned long long)entry);
             report_bad(r, entry, what);
@@ -459,8 +459,7 @@ PLMM_EXPORT plmm_status plmm_audit_verify(const char *path, const char *expected
     } else if (s == PLMM_OK) {
         unsigned long long count = 0;
         char chain_hex[80] = "", root_hex[80] = "", want_chain[2 * HASH + 1];
-        if (sscanf(head, "plmm-audit-head 1\t%llu\t%79s\t%79s", &count, chain_hex, root_hex) !=
-            3) {
+        if (sscanf(head, "plmm-audit-head 1\t%llu\t%79s\t%79s", &count, chain_hex, root_hex) != 3) {
             r->ok = 0;
             snprintf(r->message, sizeof(r->message), "head file is malformed");
         } else {
@@ -470,8 +469,7 @@ PLMM_EXPORT plmm_status plmm_audit_verify(const char *path, const char *expected
                 r->first_bad = count > n ? n + 1 : 0;
                 snprintf(r->message, sizeof(r->message),
                          "the head records %llu entries but the log holds %llu%s", count,
-                         (unsigned long long)n,
-                         count > n ? " (entries deleted from the end)" : "");
+                         (unsigned long long)n, count > n ? " (entries deleted from the end)" : "");
             } else if (strcmp(chain_hex, want_chain) != 0 || strcmp(root_hex, r->root_hex) != 0) {
                 r->ok = 0;
                 snprintf(r->message, sizeof(r->message),

@@ -61,7 +61,7 @@ PLMM_EXPORT void plmm_privacy_destroy(plmm_privacy *p)
 }
 
 PLMM_EXPORT plmm_status plmm_privacy_add_known(plmm_privacy *p, uint32_t category,
-                                                const char *value)
+                                               const char *value)
 {
     if (p == NULL || value == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -111,7 +111,7 @@ static plmm_status detect(const plmm_privacy *p, const char *text, size_t len, s
 }
 
 PLMM_EXPORT plmm_status plmm_privacy_detect(const plmm_privacy *p, const char *text, size_t len,
-                                             plmm_pii_span **spans, size_t *n)
+                                            plmm_pii_span **spans, size_t *n)
 {
     if (p == NULL || (text == NULL && len > 0) || spans == NULL || n == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -225,8 +225,8 @@ static plmm_status ob_finish(obuf *b, char **out)
 
 /* Replace the spans: indexed placeholders (restorable) or bare category
  * tokens. */
-static plmm_status replace(plmm_privacy *p, const char *text, size_t len, bool indexed,
-                           char **out, plmm_pii_counts *counts)
+static plmm_status replace(plmm_privacy *p, const char *text, size_t len, bool indexed, char **out,
+                           plmm_pii_counts *counts)
 {
     if (p == NULL || (text == NULL && len > 0) || out == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -269,7 +269,7 @@ static plmm_status replace(plmm_privacy *p, const char *text, size_t len, bool i
 }
 
 PLMM_EXPORT plmm_status plmm_privacy_pseudonymize(plmm_privacy *p, const char *text, size_t len,
-                                                   char **out, plmm_pii_counts *counts)
+                                                  char **out, plmm_pii_counts *counts)
 {
     return replace(p, text, len, true, out, counts);
 }
@@ -310,7 +310,7 @@ static const pseudo_entry *placeholder_at(const plmm_privacy *p, const char *t, 
 }
 
 PLMM_EXPORT plmm_status plmm_privacy_restore(const plmm_privacy *p, const char *text, size_t len,
-                                              char **out)
+                                             char **out)
 {
     if (p == NULL || (text == NULL && len > 0) || out == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -355,8 +355,8 @@ PLMM_EXPORT plmm_status plmm_share_parse(const char *name, uint32_t *out)
 }
 
 PLMM_EXPORT plmm_status plmm_privacy_outgoing(plmm_privacy *p, uint32_t share, bool full_opt_in,
-                                               const char *text, size_t len, char **out,
-                                               plmm_pii_counts *counts)
+                                              const char *text, size_t len, char **out,
+                                              plmm_pii_counts *counts)
 {
     switch (share) {
     case PLMM_SHARE_NONE:
@@ -384,11 +384,10 @@ PLMM_EXPORT plmm_status plmm_privacy_outgoing(plmm_privacy *p, uint32_t share, b
 /* ---- egress ---- */
 
 PLMM_EXPORT plmm_status plmm_privacy_before_send(void *user, const char *url, const char *body,
-                                                  size_t len)
+                                                 size_t len)
 {
     plmm_privacy_guard *g = user;
-    if (g == NULL || g->struct_size < sizeof(*g) || g->privacy == NULL ||
-        (body == NULL && len > 0))
+    if (g == NULL || g->struct_size < sizeof(*g) || g->privacy == NULL || (body == NULL && len > 0))
         return plmm_err(PLMM_ERR_INVALID_ARG, "privacy guard missing or incomplete");
     plmm_status verdict = PLMM_OK;
     char msg[256] = "";
@@ -398,10 +397,9 @@ PLMM_EXPORT plmm_status plmm_privacy_before_send(void *user, const char *url, co
         snprintf(msg, sizeof(msg), "%s", plmm_last_errmsg());
     }
     if (g->audit != NULL) {
-        plmm_status s = plmm_audit_append(g->audit, url != NULL ? url : "", &g->counts,
-                                          verdict == PLMM_OK ? PLMM_AUDIT_SENT
-                                                             : PLMM_AUDIT_REFUSED,
-                                          body, len);
+        plmm_status s =
+            plmm_audit_append(g->audit, url != NULL ? url : "", &g->counts,
+                              verdict == PLMM_OK ? PLMM_AUDIT_SENT : PLMM_AUDIT_REFUSED, body, len);
         if (s != PLMM_OK)
             return plmm_err_prefix(s, "request not sent: cannot record it in the audit log");
     }

@@ -80,29 +80,28 @@ static bool context_before(const char *t, size_t pos, size_t width, const char *
 }
 
 static const char *const not_phone_words[] = {
-    "order",  "invoice", "isbn",    "tracking", "ticket",   "serial", "sku",    "part no",
-    "ref",    "case",    "bestell", "rechnung", "commande", "facture", "pedido", "factura",
-    "ordine", "fattura", "account", "konto",    "item",     "build",  "version", "no.",
-    "nr.",    "#",       NULL,
+    "order",   "invoice", "isbn",   "tracking", "ticket",   "serial",   "sku",
+    "part no", "ref",     "case",   "bestell",  "rechnung", "commande", "facture",
+    "pedido",  "factura", "ordine", "fattura",  "account",  "konto",    "item",
+    "build",   "version", "no.",    "nr.",      "#",        NULL,
 };
 
 static const char *const phone_words[] = {
-    "phone", "tel",     "call",  "mobile", "cell",    "fax",    "handy", "ruf",
-    "téléphone", "portable", "teléfono", "móvil", "telefono", "cellulare", "whatsapp",
-    "sms",   "text me", "dial",  "reach me", "erreichbar", "joignable", NULL,
+    "phone",     "tel",      "call",     "mobile",     "cell",      "fax",       "handy",    "ruf",
+    "téléphone", "portable", "teléfono", "móvil",      "telefono",  "cellulare", "whatsapp", "sms",
+    "text me",   "dial",     "reach me", "erreichbar", "joignable", NULL,
 };
 
 static const char *const card_words[] = {
-    "card", "karte", "carte", "tarjeta", "carta", "visa", "mastercard", "amex", "kredit",
-    "credit", "crédito", "credito", "cc", NULL,
+    "card", "karte",  "carte",  "tarjeta", "carta",   "visa", "mastercard",
+    "amex", "kredit", "credit", "crédito", "credito", "cc",   NULL,
 };
 
 static const char *const birth_words[] = {
-    "born",      "birth",   "dob",        "d.o.b",     "geboren", "geburt", "geb.",
-    "né le",     "née le",  "née",        "naissance", "nacido",  "nacida", "nacimiento",
-    "cumpleaños", "nato il", "nata il",   "nascita",   "compleanno", "anniversaire",
-    "nací",      "urodzon", "geboorte",
-    "jahrgang",  NULL,
+    "born",       "birth",    "dob",      "d.o.b",     "geboren",    "geburt",       "geb.",
+    "né le",      "née le",   "née",      "naissance", "nacido",     "nacida",       "nacimiento",
+    "cumpleaños", "nato il",  "nata il",  "nascita",   "compleanno", "anniversaire", "nací",
+    "urodzon",    "geboorte", "jahrgang", NULL,
 };
 
 /* ---- e-mail ---- */
@@ -161,8 +160,8 @@ static void detect_phone(const char *t, size_t n, span_list *out)
         unsigned char c = p[s];
         if (!(c == '+' || c == '(' || is_digit(c)))
             continue;
-        if (s > 0 && (is_word(p[s - 1]) || p[s - 1] == '.' || p[s - 1] == '-' ||
-                      p[s - 1] == '/' || p[s - 1] == '+' || p[s - 1] == ':' || p[s - 1] == ','))
+        if (s > 0 && (is_word(p[s - 1]) || p[s - 1] == '.' || p[s - 1] == '-' || p[s - 1] == '/' ||
+                      p[s - 1] == '+' || p[s - 1] == ':' || p[s - 1] == ','))
             continue;
         if (s > 1 && p[s - 1] == ' ' && pii_is_alnum(p[s - 2]) && is_digit(p[s - 2]))
             continue; /* inside a longer run of digit groups (an IBAN, a card) */
@@ -251,16 +250,15 @@ typedef struct iban_len {
 } iban_len;
 
 static const iban_len iban_lengths[] = {
-    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16},
-    {"BG", 22}, {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24},
-    {"DE", 22}, {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18},
-    {"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27},
-    {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IS", 26}, {"IT", 27},
-    {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21}, {"LT", 20}, {"LU", 20},
-    {"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27}, {"MT", 31},
-    {"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
-    {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24},
-    {"SM", 27}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VG", 24}, {"XK", 20},
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+    {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DK", 18},
+    {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22},
+    {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22},
+    {"IL", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21},
+    {"LT", 20}, {"LU", 20}, {"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27},
+    {"MT", 31}, {"MU", 30}, {"NL", 18}, {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25},
+    {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27},
+    {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VG", 24}, {"XK", 20},
 };
 
 static int iban_country_len(const char *cc)
@@ -354,21 +352,21 @@ static bool card_prefix(const char *d, size_t n)
     int p4 = p3 * 10 + (d[3] - '0');
     int p6 = p4 * 100 + (d[4] - '0') * 10 + (d[5] - '0');
     if (d[0] == '4')
-        return n == 13 || n == 16 || n == 19;                       /* Visa */
+        return n == 13 || n == 16 || n == 19; /* Visa */
     if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720))
-        return n == 16;                                             /* Mastercard */
+        return n == 16; /* Mastercard */
     if (p2 == 34 || p2 == 37)
-        return n == 15;                                             /* Amex */
+        return n == 15; /* Amex */
     if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925))
-        return n >= 16 && n <= 19;                                  /* Discover */
+        return n >= 16 && n <= 19; /* Discover */
     if (p4 >= 3528 && p4 <= 3589)
-        return n >= 16 && n <= 19;                                  /* JCB */
+        return n >= 16 && n <= 19; /* JCB */
     if (p2 == 36 || p2 == 38 || p2 == 39 || (p3 >= 300 && p3 <= 305))
-        return n >= 14 && n <= 19;                                  /* Diners */
+        return n >= 14 && n <= 19; /* Diners */
     if (p2 == 62)
-        return n >= 16 && n <= 19;                                  /* UnionPay */
+        return n >= 16 && n <= 19; /* UnionPay */
     if (p2 == 50 || (p2 >= 56 && p2 <= 69))
-        return n >= 12 && n <= 19;                                  /* Maestro */
+        return n >= 12 && n <= 19; /* Maestro */
     return false;
 }
 
@@ -376,8 +374,8 @@ static void detect_card(const char *t, size_t n, span_list *out)
 {
     const unsigned char *p = (const unsigned char *)t;
     for (size_t s = 0; s < n; s++) {
-        if (!is_digit(p[s]) || (s > 0 && (is_word(p[s - 1]) || p[s - 1] == '-' ||
-                                          p[s - 1] == '.' || p[s - 1] == '/')))
+        if (!is_digit(p[s]) ||
+            (s > 0 && (is_word(p[s - 1]) || p[s - 1] == '-' || p[s - 1] == '.' || p[s - 1] == '/')))
             continue;
         char d[20];
         size_t ends[20], m = 0, i = s;
@@ -411,9 +409,9 @@ static void detect_card(const char *t, size_t n, span_list *out)
 
 /* ---- IP addresses ---- */
 
-static const char *const version_words[] = {"version", "ver.", "release", "build", "firmware",
-                                            "versión", "versione", "section", "chapter",
-                                            "abschnitt", "kapitel", "§", NULL};
+static const char *const version_words[] = {
+    "version", "ver.",    "release",   "build",   "firmware", "versión", "versione",
+    "section", "chapter", "abschnitt", "kapitel", "§",        NULL};
 
 static void detect_ipv4(const char *t, size_t n, span_list *out)
 {
@@ -447,7 +445,8 @@ static void detect_ipv4(const char *t, size_t n, span_list *out)
         if (i + 1 < n && p[i] == '/' && is_digit(p[i + 1]))
             continue; /* a network (CIDR), not one host */
         /* "v1.2.3.4", "version 10.0.0.1" */
-        if ((s > 0 && (p[s - 1] == 'v' || p[s - 1] == 'V')) || context_before(t, s, 12, version_words))
+        if ((s > 0 && (p[s - 1] == 'v' || p[s - 1] == 'V')) ||
+            context_before(t, s, 12, version_words))
             continue;
         span_push(out, PLMM_PII_IP, false, s, i - s);
         s = i;
@@ -491,18 +490,78 @@ static void detect_ipv6(const char *t, size_t n, span_list *out)
 /* ---- dates of birth ---- */
 
 static const char *const month_names[] = {
-    /* en */ "january", "february", "march", "april", "may", "june", "july", "august",
-    "september", "october", "november", "december",
-    /* de */ "januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september",
-    "oktober", "november", "dezember",
-    /* fr */ "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-    "septembre", "octobre", "novembre", "décembre",
-    /* es */ "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-    "septiembre", "octubre", "noviembre", "diciembre",
-    /* it */ "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
-    "settembre", "ottobre", "novembre", "dicembre",
-    /* abbreviations */ "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
-    "nov", "dec",
+    /* en */ "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    /* de */ "januar",
+    "februar",
+    "märz",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "dezember",
+    /* fr */ "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+    /* es */ "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    /* it */ "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+    /* abbreviations */ "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 };
 
 /* Length of a month name at p (whole word, optional '.'), or 0. */
@@ -644,7 +703,8 @@ static void detect_ssn(const char *t, size_t n, span_list *out)
             continue;
         if (a == 0 || a == 666 || a >= 900 || g == 0 || r == 0)
             continue;
-        if (sep == ' ' && !context_before(t, s, 32, (const char *const[]){"ssn", "social security", NULL}))
+        if (sep == ' ' &&
+            !context_before(t, s, 32, (const char *const[]){"ssn", "social security", NULL}))
             continue;
         span_push(out, PLMM_PII_ID, false, s, 11);
     }
@@ -776,18 +836,18 @@ typedef struct key_prefix {
 } key_prefix;
 
 static const key_prefix key_prefixes[] = {
-    {"sk-proj-", 20}, {"sk-ant-", 20}, {"sk-", 20},      {"sk_live_", 16}, {"sk_test_", 16},
-    {"rk_live_", 16}, {"ghp_", 30},    {"gho_", 30},     {"ghu_", 30},     {"ghs_", 30},
-    {"ghr_", 30},     {"github_pat_", 22}, {"xoxb-", 10}, {"xoxp-", 10},   {"xoxa-", 10},
-    {"xoxr-", 10},    {"xoxs-", 10},   {"glpat-", 20},   {"hf_", 30},      {"npm_", 30},
-    {"AKIA", 16},     {"ASIA", 16},    {"AIza", 35},     {"pypi-", 40},
+    {"sk-proj-", 20}, {"sk-ant-", 20},     {"sk-", 20},    {"sk_live_", 16}, {"sk_test_", 16},
+    {"rk_live_", 16}, {"ghp_", 30},        {"gho_", 30},   {"ghu_", 30},     {"ghs_", 30},
+    {"ghr_", 30},     {"github_pat_", 22}, {"xoxb-", 10},  {"xoxp-", 10},    {"xoxa-", 10},
+    {"xoxr-", 10},    {"xoxs-", 10},       {"glpat-", 20}, {"hf_", 30},      {"npm_", 30},
+    {"AKIA", 16},     {"ASIA", 16},        {"AIza", 35},   {"pypi-", 40},
 };
 
 static const char *const secret_keys[] = {
-    "password",   "passwd",   "pwd",      "passwort", "kennwort",    "mot de passe",
-    "contraseña", "secret",   "token",    "api_key",  "api-key",     "apikey",
-    "api key",    "access_key", "access key", "client_secret", "private_key", "pin",
-    NULL,
+    "password",      "passwd",      "pwd",     "passwort",   "kennwort",
+    "mot de passe",  "contraseña",  "secret",  "token",      "api_key",
+    "api-key",       "apikey",      "api key", "access_key", "access key",
+    "client_secret", "private_key", "pin",     NULL,
 };
 
 static void detect_secret(const char *t, size_t n, span_list *out)
@@ -859,8 +919,7 @@ static void detect_secret(const char *t, size_t n, span_list *out)
             if (i < n && (p[i] == '"' || p[i] == '\''))
                 i++;
             size_t e = i;
-            while (e < n && p[e] > ' ' && p[e] != '"' && p[e] != '\'' && p[e] != ',' &&
-                   p[e] != ';')
+            while (e < n && p[e] > ' ' && p[e] != '"' && p[e] != '\'' && p[e] != ',' && p[e] != ';')
                 e++;
             while (e > i && (p[e - 1] == '.' || p[e - 1] == ')'))
                 e--;

@@ -27,9 +27,9 @@ typedef struct known_value {
 /* One placeholder of the conversation. */
 typedef struct pseudo_entry {
     uint32_t category;
-    uint32_t index;  /* the n of <CATEGORY_n> */
-    char *key;       /* owned, wiped: canonical form (same value -> same key) */
-    char *original;  /* owned, wiped: the text as first seen */
+    uint32_t index; /* the n of <CATEGORY_n> */
+    char *key;      /* owned, wiped: canonical form (same value -> same key) */
+    char *original; /* owned, wiped: the text as first seen */
 } pseudo_entry;
 
 struct plmm_privacy {

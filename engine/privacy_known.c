@@ -86,8 +86,8 @@ static bool is_word(unsigned char c)
 
 static bool alnum_category(uint32_t c)
 {
-    return c == PLMM_PII_PHONE || c == PLMM_PII_IBAN || c == PLMM_PII_CARD ||
-           c == PLMM_PII_ID || c == PLMM_PII_DOB;
+    return c == PLMM_PII_PHONE || c == PLMM_PII_IBAN || c == PLMM_PII_CARD || c == PLMM_PII_ID ||
+           c == PLMM_PII_DOB;
 }
 
 /* Case-folded text with whitespace runs as one space, trimmed. */

@@ -11,14 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest text a placeholder can take: "<" + spaces + 16 letters + "_" + 9 digits + spaces + ">". */
+/* Longest text a placeholder can take: "<" + spaces + 16 letters + "_" + 9 digits + spaces + ">".
+ */
 #define MAX_HOLD 48
 
 struct plmm_restorer {
     const plmm_privacy *privacy;
     char *pending; /* text not yet restored */
     size_t n, cap;
-    char *out;     /* last result */
+    char *out; /* last result */
 };
 
 PLMM_EXPORT plmm_status plmm_restorer_create(const plmm_privacy *privacy, plmm_restorer **out)
@@ -82,8 +83,8 @@ static bool could_be_placeholder(const char *t, size_t n)
 static plmm_status emit(plmm_restorer *r, size_t upto, const char **out, size_t *out_len)
 {
     wipe_out(r);
-    plmm_status s = plmm_privacy_restore(r->privacy, r->pending != NULL ? r->pending : "", upto,
-                                         &r->out);
+    plmm_status s =
+        plmm_privacy_restore(r->privacy, r->pending != NULL ? r->pending : "", upto, &r->out);
     if (s != PLMM_OK)
         return s;
     memmove(r->pending, r->pending + upto, r->n - upto);
@@ -95,7 +96,7 @@ static plmm_status emit(plmm_restorer *r, size_t upto, const char **out, size_t 
 }
 
 PLMM_EXPORT plmm_status plmm_restorer_feed(plmm_restorer *r, const char *piece, size_t len,
-                                            const char **out, size_t *out_len)
+                                           const char **out, size_t *out_len)
 {
     if (r == NULL || (piece == NULL && len > 0) || out == NULL || out_len == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");

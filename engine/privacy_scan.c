@@ -25,9 +25,10 @@ static int hex4(const char *s, size_t n, size_t i, uint32_t *cp)
     uint32_t v = 0;
     for (size_t k = 0; k < 4; k++) {
         char c = s[i + k];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                             : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                                    : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return 0;
         v = v << 4 | (uint32_t)d;
@@ -44,8 +45,8 @@ static size_t next_cp(const char *s, size_t n, size_t i, uint32_t *cp)
         char e = s[i + 1];
         uint32_t hi, lo;
         if (e == 'u' && hex4(s, n, i + 2, &hi)) {
-            if (hi >= 0xd800 && hi < 0xdc00 && i + 12 <= n && s[i + 6] == '\\' &&
-                s[i + 7] == 'u' && hex4(s, n, i + 8, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+            if (hi >= 0xd800 && hi < 0xdc00 && i + 12 <= n && s[i + 6] == '\\' && s[i + 7] == 'u' &&
+                hex4(s, n, i + 8, &lo) && lo >= 0xdc00 && lo < 0xe000) {
                 *cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
                 return 12;
             }
@@ -53,12 +54,26 @@ static size_t next_cp(const char *s, size_t n, size_t i, uint32_t *cp)
             return 6;
         }
         switch (e) {
-        case 'n': *cp = '\n'; return 2;
-        case 't': *cp = '\t'; return 2;
-        case 'r': *cp = '\r'; return 2;
-        case 'b': case 'f': *cp = ' '; return 2;
-        case '"': case '\\': case '/': *cp = (uint32_t)e; return 2;
-        default: break;
+        case 'n':
+            *cp = '\n';
+            return 2;
+        case 't':
+            *cp = '\t';
+            return 2;
+        case 'r':
+            *cp = '\r';
+            return 2;
+        case 'b':
+        case 'f':
+            *cp = ' ';
+            return 2;
+        case '"':
+        case '\\':
+        case '/':
+            *cp = (uint32_t)e;
+            return 2;
+        default:
+            break;
         }
     }
     unsigned c = p[i];
@@ -134,7 +149,7 @@ static size_t put_utf8(uint32_t cp, unsigned char *o)
 }
 
 PLMM_EXPORT plmm_status plmm_privacy_scan(const plmm_privacy *p, const char *body, size_t len,
-                                           plmm_pii_span *hit)
+                                          plmm_pii_span *hit)
 {
     if (p == NULL || (body == NULL && len > 0))
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");

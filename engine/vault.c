@@ -20,7 +20,7 @@
 /* ---- names ---- */
 
 static const char *const pii_names[PLMM_PII_COUNT] = {
-    "NONE", "PERSON", "PLACE", "ORG", "ADDRESS", "EMAIL", "PHONE",
+    "NONE", "PERSON", "PLACE", "ORG", "ADDRESS", "EMAIL",  "PHONE",
     "IBAN", "CARD",   "IP",    "DOB", "ID",      "SECRET", "OTHER",
 };
 
@@ -62,8 +62,7 @@ PLMM_EXPORT plmm_status plmm_vault_kind_parse(const char *name, uint32_t *out)
             return PLMM_OK;
         }
     }
-    return plmm_err(PLMM_ERR_INVALID_ARG, "unknown item kind '%s' (fact, memory, history)",
-                    name);
+    return plmm_err(PLMM_ERR_INVALID_ARG, "unknown item kind '%s' (fact, memory, history)", name);
 }
 
 /* ---- memory ---- */
@@ -161,7 +160,7 @@ PLMM_EXPORT void plmm_vault_close(plmm_vault *v)
 }
 
 PLMM_EXPORT plmm_status plmm_vault_create(const char *path, const plmm_vault_secret *secret,
-                                           plmm_vault **out)
+                                          plmm_vault **out)
 {
     plmm_vault *v = NULL;
     if (sodium_init() < 0)
@@ -189,7 +188,7 @@ fail:
 }
 
 PLMM_EXPORT plmm_status plmm_vault_open(const char *path, const plmm_vault_secret *secret,
-                                         uint32_t flags, plmm_vault **out)
+                                        uint32_t flags, plmm_vault **out)
 {
     plmm_vault *v = NULL;
     if (sodium_init() < 0)
@@ -261,8 +260,7 @@ static size_t find_key(const plmm_vault *v, const char *key, bool *found)
     return lo;
 }
 
-PLMM_EXPORT plmm_status plmm_vault_get(const plmm_vault *v, const char *key,
-                                        plmm_vault_item *out)
+PLMM_EXPORT plmm_status plmm_vault_get(const plmm_vault *v, const char *key, plmm_vault_item *out)
 {
     if (v == NULL || key == NULL || out == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -383,7 +381,7 @@ static plmm_status check_item(uint32_t kind, uint32_t category, const char *valu
 }
 
 PLMM_EXPORT plmm_status plmm_vault_set(plmm_vault *v, uint32_t kind, uint32_t category,
-                                        const char *key, const char *value)
+                                       const char *key, const char *value)
 {
     plmm_status s = check_write(v);
     if (s == PLMM_OK && key == NULL)
@@ -398,7 +396,7 @@ PLMM_EXPORT plmm_status plmm_vault_set(plmm_vault *v, uint32_t kind, uint32_t ca
 }
 
 PLMM_EXPORT plmm_status plmm_vault_add(plmm_vault *v, uint32_t kind, uint32_t category,
-                                        const char *value, char *key_out, size_t key_size)
+                                       const char *value, char *key_out, size_t key_size)
 {
     plmm_status s = check_write(v);
     if (s == PLMM_OK)
@@ -408,8 +406,7 @@ PLMM_EXPORT plmm_status plmm_vault_add(plmm_vault *v, uint32_t kind, uint32_t ca
     char key[64];
     bool found;
     do {
-        snprintf(key, sizeof(key), "%s.%llu", kind_names[kind],
-                 (unsigned long long)v->next_seq++);
+        snprintf(key, sizeof(key), "%s.%llu", kind_names[kind], (unsigned long long)v->next_seq++);
         (void)find_key(v, key, &found);
     } while (found);
     s = set_entry(v, kind, category, key, value);

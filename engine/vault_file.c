@@ -131,8 +131,8 @@ static plmm_status read_key_file(const char *path, uint8_t *key)
     if ((st.st_mode & 077) != 0) {
         close(fd);
         return plmm_err(PLMM_ERR_DENIED,
-                        "key file '%s' is readable by other users (mode %03o); chmod 600 it",
-                        path, (unsigned)(st.st_mode & 0777));
+                        "key file '%s' is readable by other users (mode %03o); chmod 600 it", path,
+                        (unsigned)(st.st_mode & 0777));
     }
     ssize_t n = read(fd, buf, sizeof(buf));
     close(fd);
@@ -146,14 +146,13 @@ static plmm_status read_key_file(const char *path, uint8_t *key)
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
             len--;
         if (len != 2 * VAULT_KEY_BYTES) {
-            s = plmm_err(PLMM_ERR_FORMAT,
-                         "key file '%s' must hold 32 bytes or 64 hex digits", path);
+            s = plmm_err(PLMM_ERR_FORMAT, "key file '%s' must hold 32 bytes or 64 hex digits",
+                         path);
         } else {
             for (size_t i = 0; i < VAULT_KEY_BYTES && s == PLMM_OK; i++) {
                 int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
                 if (hi < 0 || lo < 0)
-                    s = plmm_err(PLMM_ERR_FORMAT, "key file '%s' has a non-hex character",
-                                 path);
+                    s = plmm_err(PLMM_ERR_FORMAT, "key file '%s' has a non-hex character", path);
                 else
                     key[i] = (uint8_t)(hi << 4 | lo);
             }
@@ -165,8 +164,8 @@ static plmm_status read_key_file(const char *path, uint8_t *key)
     return s;
 }
 
-plmm_status vault_derive_kek(const plmm_vault_secret *secret, bool create,
-                             vault_kdf_params *params, uint8_t *kek)
+plmm_status vault_derive_kek(const plmm_vault_secret *secret, bool create, vault_kdf_params *params,
+                             uint8_t *kek)
 {
     if (secret == NULL || secret->struct_size < sizeof(plmm_vault_secret))
         return plmm_err(PLMM_ERR_INVALID_ARG, "vault secret missing or struct_size too small");
@@ -281,8 +280,7 @@ static plmm_status parse_items(plmm_vault *v, const uint8_t *p, size_t n)
         }
         uint32_t vl = get_u32(p + off + kl);
         if (vl > VAULT_MAX_VALUE || n - off - kl - 4 < vl) {
-            s = plmm_err(PLMM_ERR_FORMAT, "vault '%s': item %u has a bad value length", v->path,
-                         i);
+            s = plmm_err(PLMM_ERR_FORMAT, "vault '%s': item %u has a bad value length", v->path, i);
             break;
         }
         e->key = malloc((size_t)kl + 1);
@@ -333,13 +331,12 @@ plmm_status vault_file_load(plmm_vault *v, const plmm_vault_secret *secret)
     uint8_t sum[32];
     crypto_generichash(sum, sizeof(sum), data, HDR_CHECKED, NULL, 0);
     if (sodium_memcmp(sum, data + HDR_CHECKED, sizeof(sum)) != 0) {
-        s = plmm_err(PLMM_ERR_FORMAT, "vault '%s': header is damaged (checksum mismatch)",
-                     v->path);
+        s = plmm_err(PLMM_ERR_FORMAT, "vault '%s': header is damaged (checksum mismatch)", v->path);
         goto out_free_data;
     }
     if (get_u32(data + 8) != FORMAT_VERSION) {
-        s = plmm_err(PLMM_ERR_UNSUPPORTED, "vault '%s': format version %u not supported",
-                     v->path, (unsigned)get_u32(data + 8));
+        s = plmm_err(PLMM_ERR_UNSUPPORTED, "vault '%s': format version %u not supported", v->path,
+                     (unsigned)get_u32(data + 8));
         goto out_free_data;
     }
     vault_kdf_params kp;
@@ -391,16 +388,14 @@ plmm_status vault_file_load(plmm_vault *v, const plmm_vault_secret *secret)
         size_t left = len - off;
         size_t clen = left > CHUNK + SS_A ? CHUNK + SS_A : left;
         if (clen < SS_A) {
-            s = plmm_err(PLMM_ERR_FORMAT,
-                         "vault '%s' is truncated (no final chunk after chunk %u)", v->path,
-                         chunk);
+            s = plmm_err(PLMM_ERR_FORMAT, "vault '%s' is truncated (no final chunk after chunk %u)",
+                         v->path, chunk);
             goto out_free_plain;
         }
         unsigned long long mlen = 0;
         unsigned char tag = 0;
         if (crypto_secretstream_xchacha20poly1305_pull(&st, plain + plain_len, &mlen, &tag,
-                                                       data + off, clen,
-                                                       chunk == 0 ? data : NULL,
+                                                       data + off, clen, chunk == 0 ? data : NULL,
                                                        chunk == 0 ? HDR_BYTES : 0) != 0) {
             s = plmm_err(PLMM_ERR_FORMAT, "vault '%s' is %s: chunk %u fails authentication",
                          v->path, off + clen == len ? "truncated or damaged" : "damaged", chunk);
@@ -410,8 +405,7 @@ plmm_status vault_file_load(plmm_vault *v, const plmm_vault_secret *secret)
         plain_len += (size_t)mlen;
         final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
         if (!final && off == len) {
-            s = plmm_err(PLMM_ERR_FORMAT, "vault '%s' is truncated (final chunk missing)",
-                         v->path);
+            s = plmm_err(PLMM_ERR_FORMAT, "vault '%s' is truncated (final chunk missing)", v->path);
             goto out_free_plain;
         }
         if (final && off != len) {

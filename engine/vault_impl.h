@@ -23,8 +23,8 @@ typedef struct vault_entry {
 
 /* How the key-encryption key (KEK) was made. */
 typedef struct vault_kdf_params {
-    uint32_t method;    /* VAULT_METHOD_* */
-    uint64_t opslimit;  /* Argon2id */
+    uint32_t method;   /* VAULT_METHOD_* */
+    uint64_t opslimit; /* Argon2id */
     uint64_t memlimit;
     uint8_t salt[VAULT_SALT_BYTES];
 } vault_kdf_params;
@@ -38,7 +38,7 @@ struct plmm_vault {
     int lock_fd; /* -1 when read-only */
     bool writable;
     vault_kdf_params kdf;
-    uint8_t *kek; /* VAULT_KEY_BYTES, locked memory */
+    uint8_t *kek;       /* VAULT_KEY_BYTES, locked memory */
     vault_entry *items; /* sorted by key */
     size_t n_items, cap_items;
     uint64_t next_seq; /* for plmm_vault_add keys */

@@ -25,11 +25,11 @@ typedef struct terms {
 } terms;
 
 static const char *const stop_words[] = {
-    "a",    "an",   "the",  "and",  "or",   "of",   "to",   "in",   "on",   "at",   "for",
-    "is",   "are",  "was",  "be",   "my",   "me",   "i",    "you",  "your", "what", "which",
-    "who",  "how",  "do",   "does", "did",  "can",  "it",   "this", "that", "with", "about",
-    "from", "by",   "as",   "please", "tell", "der", "die", "das",  "und",  "ist",  "ich",
-    "le",   "la",   "les",  "de",   "et",   "un",   "une",  "el",   "los",  "y",
+    "a",    "an",  "the", "and",    "or",   "of",  "to",  "in",   "on",   "at",   "for",
+    "is",   "are", "was", "be",     "my",   "me",  "i",   "you",  "your", "what", "which",
+    "who",  "how", "do",  "does",   "did",  "can", "it",  "this", "that", "with", "about",
+    "from", "by",  "as",  "please", "tell", "der", "die", "das",  "und",  "ist",  "ich",
+    "le",   "la",  "les", "de",     "et",   "un",  "une", "el",   "los",  "y",
 };
 
 static bool is_stop(const char *w)
@@ -42,8 +42,7 @@ static bool is_stop(const char *w)
 
 static bool word_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
 /* Words of s (plus the '.'/'_'-separated parts of a key). unique: keep
@@ -87,8 +86,8 @@ static size_t count_term(const terms *t, const char *w)
     return c;
 }
 
-PLMM_EXPORT plmm_status plmm_vault_select(const plmm_vault *v, const char *text,
-                                           size_t *indices, size_t max, size_t *n_out)
+PLMM_EXPORT plmm_status plmm_vault_select(const plmm_vault *v, const char *text, size_t *indices,
+                                          size_t max, size_t *n_out)
 {
     if (v == NULL || text == NULL || n_out == NULL || (indices == NULL && max > 0))
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -154,8 +153,8 @@ out:
     return s;
 }
 
-PLMM_EXPORT plmm_status plmm_vault_context(const plmm_vault *v, const char *text,
-                                            size_t max_items, size_t max_bytes, char **out)
+PLMM_EXPORT plmm_status plmm_vault_context(const plmm_vault *v, const char *text, size_t max_items,
+                                           size_t max_bytes, char **out)
 {
     if (v == NULL || text == NULL || out == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
@@ -177,7 +176,7 @@ PLMM_EXPORT plmm_status plmm_vault_context(const plmm_vault *v, const char *text
     buf[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         const vault_entry *e = &v->items[idx[i]];
-        const char *label = e->kind == PLMM_VAULT_FACT ? e->key
+        const char *label = e->kind == PLMM_VAULT_FACT     ? e->key
                             : e->kind == PLMM_VAULT_MEMORY ? "memory"
                                                            : "earlier";
         size_t need = strlen(label) + strlen(e->value) + 5;

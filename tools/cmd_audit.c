@@ -16,7 +16,8 @@ enum {
 };
 
 static const cli_opt audit_opts[] = {
-    {OPT_LOG, 0, "log", "FILE", "the audit log ([privacy] audit_log, else ~/.local/share/plmm/audit.log)"},
+    {OPT_LOG, 0, "log", "FILE",
+     "the audit log ([privacy] audit_log, else ~/.local/share/plmm/audit.log)"},
     {OPT_ROOT, 0, "root", "HEX", "verify: a Merkle root printed earlier; the log must extend it"},
     {OPT_LAST, 'n', "last", "N", "show: only the last N entries"},
     {0, 0, NULL, NULL, NULL},
@@ -46,8 +47,8 @@ static int show(const char *path, int64_t last)
     for (size_t i = 0; i < len; i++)
         total += data[i] == '\n';
     size_t skip = last > 0 && (size_t)last < total ? total - (size_t)last : 0;
-    printf("%-5s %-20s %-44s %-24s %-7s %7s %s\n", "#", "time (UTC)", "destination",
-           "replaced", "outcome", "bytes", "sha256 of the bytes");
+    printf("%-5s %-20s %-44s %-24s %-7s %7s %s\n", "#", "time (UTC)", "destination", "replaced",
+           "outcome", "bytes", "sha256 of the bytes");
     size_t line = 0;
     for (char *p = data; p < data + len;) {
         char *nl = memchr(p, '\n', (size_t)(data + len - p));

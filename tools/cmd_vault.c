@@ -25,14 +25,22 @@ enum {
 };
 
 static const cli_opt vault_opts[] = {
-    {OPT_VAULT, 0, "vault", "FILE", "the store ([privacy] vault, else ~/.local/share/plmm/vault.plmm)"},
+    {OPT_VAULT, 0, "vault", "FILE",
+     "the store ([privacy] vault, else ~/.local/share/plmm/vault.plmm)"},
     {OPT_KEY_FILE, 0, "key-file", "FILE", "unlock with a key file ([privacy] key_file)"},
-    {OPT_PASS_FILE, 0, "passphrase-file", "FILE", "read the passphrase from the first line of FILE"},
-    {OPT_KDF, 0, "kdf", "NAME", "init/passwd: moderate (default), interactive, sensitive ('test': tests only)"},
-    {OPT_KIND, 0, "kind", "KIND", "set/add: fact (default for set), memory (default for add), history"},
-    {OPT_CATEGORY, 0, "category", "CAT", "set/add: person, place, org, address, email, phone, iban, card, dob, id, secret, other, none (guessed from the key)"},
-    {OPT_NEW_KEY_FILE, 0, "new-key-file", "FILE", "passwd: switch to this key file (created when absent)"},
-    {OPT_NEW_PASS_FILE, 0, "new-passphrase-file", "FILE", "passwd: read the new passphrase from FILE"},
+    {OPT_PASS_FILE, 0, "passphrase-file", "FILE",
+     "read the passphrase from the first line of FILE"},
+    {OPT_KDF, 0, "kdf", "NAME",
+     "init/passwd: moderate (default), interactive, sensitive ('test': tests only)"},
+    {OPT_KIND, 0, "kind", "KIND",
+     "set/add: fact (default for set), memory (default for add), history"},
+    {OPT_CATEGORY, 0, "category", "CAT",
+     "set/add: person, place, org, address, email, phone, iban, card, dob, id, secret, other, none "
+     "(guessed from the key)"},
+    {OPT_NEW_KEY_FILE, 0, "new-key-file", "FILE",
+     "passwd: switch to this key file (created when absent)"},
+    {OPT_NEW_PASS_FILE, 0, "new-passphrase-file", "FILE",
+     "passwd: read the new passphrase from FILE"},
     {OPT_VALUES, 0, "values", NULL, "list: show the values too"},
     {OPT_ITEMS, 'n', "items", "N", "context: most items to use (8)"},
     {OPT_PROMPT, 'p', "prompt", "TEXT", "context/pseudonymize: the text ('-' = stdin)"},
@@ -61,8 +69,7 @@ typedef struct vault_args {
     const char *sub;
     const char *pos[3];
     int n_pos;
-    const char *vault, *key_file, *pass_file, *kdf, *kind, *category, *new_key_file,
-        *new_pass_file;
+    const char *vault, *key_file, *pass_file, *kdf, *kind, *category, *new_key_file, *new_pass_file;
     bool values;
     int64_t items;
 } vault_args;
@@ -75,16 +82,16 @@ static uint32_t guess_category(const char *key)
         const char *word;
         uint32_t cat;
     } table[] = {
-        {"email", PLMM_PII_EMAIL},   {"mail", PLMM_PII_EMAIL},      {"phone", PLMM_PII_PHONE},
-        {"mobile", PLMM_PII_PHONE},  {"iban", PLMM_PII_IBAN},       {"card", PLMM_PII_CARD},
-        {"birth", PLMM_PII_DOB},     {"dob", PLMM_PII_DOB},         {"ssn", PLMM_PII_ID},
-        {"passport", PLMM_PII_ID},   {"national_id", PLMM_PII_ID},  {"password", PLMM_PII_SECRET},
-        {"token", PLMM_PII_SECRET},  {"api_key", PLMM_PII_SECRET},  {"address", PLMM_PII_ADDRESS},
+        {"email", PLMM_PII_EMAIL},    {"mail", PLMM_PII_EMAIL},     {"phone", PLMM_PII_PHONE},
+        {"mobile", PLMM_PII_PHONE},   {"iban", PLMM_PII_IBAN},      {"card", PLMM_PII_CARD},
+        {"birth", PLMM_PII_DOB},      {"dob", PLMM_PII_DOB},        {"ssn", PLMM_PII_ID},
+        {"passport", PLMM_PII_ID},    {"national_id", PLMM_PII_ID}, {"password", PLMM_PII_SECRET},
+        {"token", PLMM_PII_SECRET},   {"api_key", PLMM_PII_SECRET}, {"address", PLMM_PII_ADDRESS},
         {"street", PLMM_PII_ADDRESS}, {"name", PLMM_PII_PERSON},    {"spouse", PLMM_PII_PERSON},
         {"partner", PLMM_PII_PERSON}, {"child", PLMM_PII_PERSON},   {"doctor", PLMM_PII_PERSON},
-        {"city", PLMM_PII_PLACE},    {"town", PLMM_PII_PLACE},      {"country", PLMM_PII_PLACE},
-        {"home", PLMM_PII_PLACE},    {"employer", PLMM_PII_ORG},    {"company", PLMM_PII_ORG},
-        {"school", PLMM_PII_ORG},    {"university", PLMM_PII_ORG},  {"bank", PLMM_PII_ORG},
+        {"city", PLMM_PII_PLACE},     {"town", PLMM_PII_PLACE},     {"country", PLMM_PII_PLACE},
+        {"home", PLMM_PII_PLACE},     {"employer", PLMM_PII_ORG},   {"company", PLMM_PII_ORG},
+        {"school", PLMM_PII_ORG},     {"university", PLMM_PII_ORG}, {"bank", PLMM_PII_ORG},
         {"org", PLMM_PII_ORG},
     };
     char low[160];
@@ -120,8 +127,8 @@ static int read_value(const char *arg, char **owned, const char **value)
 static int do_init(cli_ctx *x, vault_args *a, cli_secret *sec)
 {
     char path[4096];
-    int code = cli_privacy_path(x, a->vault, "privacy.vault", "vault.plmm", true, path,
-                                sizeof(path));
+    int code =
+        cli_privacy_path(x, a->vault, "privacy.vault", "vault.plmm", true, path, sizeof(path));
     if (code != CLI_EXIT_OK)
         return code;
     if (sec->key_file != NULL && access(sec->key_file, F_OK) != 0) {
@@ -186,7 +193,8 @@ static int do_passwd(cli_ctx *x, vault_args *a, plmm_vault *v)
     cli_secret_clear(&ns);
     if (st != PLMM_OK)
         return cli_api_error(st);
-    printf("vault re-encrypted under the new %s\n", ns.key_file != NULL ? "key file" : "passphrase");
+    printf("vault re-encrypted under the new %s\n",
+           ns.key_file != NULL ? "key file" : "passphrase");
     return CLI_EXIT_OK;
 }
 
@@ -233,9 +241,10 @@ static int run_sub(cli_ctx *x, vault_args *a)
         int n_pos;
         bool write;
     } subs[] = {
-        {"init", 0, true},   {"set", 2, true},     {"add", 1, true},    {"get", 1, false},
-        {"list", 0, false},  {"forget", 1, true},  {"export", 0, false}, {"passwd", 0, true},
-        {"context", 0, false}, {"pseudonymize", 0, false},
+        {"init", 0, true},          {"set", 2, true},    {"add", 1, true},
+        {"get", 1, false},          {"list", 0, false},  {"forget", 1, true},
+        {"export", 0, false},       {"passwd", 0, true}, {"context", 0, false},
+        {"pseudonymize", 0, false},
     };
     int idx = -1;
     for (int i = 0; i < (int)(sizeof(subs) / sizeof(subs[0])); i++)
@@ -391,15 +400,33 @@ int cmd_vault(int argc, char **argv)
     int64_t n = 8;
     while ((r = cli_ctx_next(&x, &o, &v, &code)) > 0) {
         switch (o->id) {
-        case OPT_VAULT: a.vault = v; break;
-        case OPT_KEY_FILE: a.key_file = v; break;
-        case OPT_PASS_FILE: a.pass_file = v; break;
-        case OPT_KDF: a.kdf = v; break;
-        case OPT_KIND: a.kind = v; break;
-        case OPT_CATEGORY: a.category = v; break;
-        case OPT_NEW_KEY_FILE: a.new_key_file = v; break;
-        case OPT_NEW_PASS_FILE: a.new_pass_file = v; break;
-        case OPT_VALUES: a.values = true; break;
+        case OPT_VAULT:
+            a.vault = v;
+            break;
+        case OPT_KEY_FILE:
+            a.key_file = v;
+            break;
+        case OPT_PASS_FILE:
+            a.pass_file = v;
+            break;
+        case OPT_KDF:
+            a.kdf = v;
+            break;
+        case OPT_KIND:
+            a.kind = v;
+            break;
+        case OPT_CATEGORY:
+            a.category = v;
+            break;
+        case OPT_NEW_KEY_FILE:
+            a.new_key_file = v;
+            break;
+        case OPT_NEW_PASS_FILE:
+            a.new_pass_file = v;
+            break;
+        case OPT_VALUES:
+            a.values = true;
+            break;
         case OPT_ITEMS:
             if (!cli_parse_i64(&cmd_vault_desc, o, v, 1, 256, &n)) {
                 r = -1;
@@ -407,7 +434,8 @@ int cmd_vault(int argc, char **argv)
             }
             a.items = n;
             break;
-        default: break;
+        default:
+            break;
         }
         if (r < 0)
             break;

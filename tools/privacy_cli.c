@@ -182,8 +182,8 @@ int cli_open_vault(cli_ctx *x, const char *vault_opt, cli_secret *sec, uint32_t 
                    plmm_vault **out)
 {
     char path[4096];
-    int code = cli_privacy_path(x, vault_opt, "privacy.vault", "vault.plmm", false, path,
-                                sizeof(path));
+    int code =
+        cli_privacy_path(x, vault_opt, "privacy.vault", "vault.plmm", false, path, sizeof(path));
     if (code != CLI_EXIT_OK)
         return code;
     if (sec->key_file == NULL)

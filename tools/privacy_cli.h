@@ -19,11 +19,11 @@
 typedef struct cli_secret {
     const char *key_file;
     const char *passphrase_file;
-    const char *env_name;   /* "PLMM_VAULT_PASSPHRASE" */
-    const char *prompt;     /* "vault passphrase: " */
-    bool confirm;           /* ask twice on a terminal (new passphrases) */
-    uint32_t kdf;           /* plmm_vault_kdf for a new store or key */
-    char *passphrase;       /* owned, locked, wiped by cli_secret_clear() */
+    const char *env_name; /* "PLMM_VAULT_PASSPHRASE" */
+    const char *prompt;   /* "vault passphrase: " */
+    bool confirm;         /* ask twice on a terminal (new passphrases) */
+    uint32_t kdf;         /* plmm_vault_kdf for a new store or key */
+    char *passphrase;     /* owned, locked, wiped by cli_secret_clear() */
     size_t passphrase_len;
     plmm_vault_secret secret; /* points into the above after cli_secret_get() */
 } cli_secret;

@@ -46,18 +46,18 @@ PLMM_EXPORT void plmm_audit_close(plmm_audit *audit);
 /* Record one request: destination URL (reduced as described above), the
  * counts (may be NULL), outcome PLMM_AUDIT_SENT or PLMM_AUDIT_REFUSED and
  * the len bytes of the body. The entry is on disk (fsync'd) on return. */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_audit_append(plmm_audit *audit,
-                                                          const char *destination,
-                                                          const plmm_pii_counts *counts,
-                                                          uint32_t outcome, const void *body,
-                                                          size_t len);
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_audit_append(plmm_audit *audit, const char *destination,
+                                                         const plmm_pii_counts *counts,
+                                                         uint32_t outcome, const void *body,
+                                                         size_t len);
 
 /* Result of a verification. */
 typedef struct plmm_audit_report {
     uint32_t struct_size; /* set by the caller */
     uint32_t ok;          /* 1 when every check passed */
     uint64_t n_entries;   /* entries read */
-    uint64_t first_bad;   /* 1-based line of the first bad entry (0 when ok or when only the head is bad) */
+    uint64_t first_bad;   /* 1-based line of the first bad entry (0 when ok or when only the head is
+                             bad) */
     char root_hex[65];    /* Merkle root of the good prefix, hex */
     char message[256];    /* what is wrong ("" when ok) */
 } plmm_audit_report;
@@ -69,8 +69,8 @@ typedef struct plmm_audit_report {
  * could be made (then report->ok tells the verdict), an error when the
  * log cannot be read. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_audit_verify(const char *path,
-                                                          const char *expected_root,
-                                                          plmm_audit_report *report);
+                                                         const char *expected_root,
+                                                         plmm_audit_report *report);
 
 #ifdef __cplusplus
 }

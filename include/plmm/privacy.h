@@ -46,30 +46,29 @@ PLMM_EXPORT void plmm_privacy_destroy(plmm_privacy *privacy);
 /* Teach a value the user is known by (category != NONE). Person names
  * also make their parts (given name, family name) known. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_add_known(plmm_privacy *privacy,
-                                                               uint32_t category,
-                                                               const char *value);
+                                                              uint32_t category, const char *value);
 /* add_known for every vault item whose category is not NONE. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_add_vault(plmm_privacy *privacy,
-                                                               const plmm_vault *vault);
+                                                              const plmm_vault *vault);
 
 /* All personal data in len bytes of text, non-overlapping, in order.
  * *spans: owned, free with plmm_free (NULL when *n is 0). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_detect(const plmm_privacy *privacy,
-                                                            const char *text, size_t len,
-                                                            plmm_pii_span **spans, size_t *n);
+                                                           const char *text, size_t len,
+                                                           plmm_pii_span **spans, size_t *n);
 
 /* Replace personal data by placeholders. *out: owned, NUL-terminated, free
  * with plmm_free. counts (may be NULL) receives what was replaced. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_pseudonymize(plmm_privacy *privacy,
-                                                                  const char *text, size_t len,
-                                                                  char **out,
-                                                                  plmm_pii_counts *counts);
+                                                                 const char *text, size_t len,
+                                                                 char **out,
+                                                                 plmm_pii_counts *counts);
 /* Put the original values back for the placeholders of this conversation
  * (also "<email_1>" and "<EMAIL_1 >" forms a model may write). Unknown
  * placeholders stay as they are. *out: owned, free with plmm_free. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_restore(const plmm_privacy *privacy,
-                                                             const char *text, size_t len,
-                                                             char **out);
+                                                            const char *text, size_t len,
+                                                            char **out);
 /* Forget the placeholders (a new conversation); known values stay. */
 PLMM_EXPORT void plmm_privacy_reset(plmm_privacy *privacy);
 
@@ -77,14 +76,14 @@ PLMM_EXPORT void plmm_privacy_reset(plmm_privacy *privacy);
  * PLMM_ERR_DENIED when a known or replaced value is present (hit, may be
  * NULL, then says where, as an offset in body). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_scan(const plmm_privacy *privacy,
-                                                          const char *body, size_t len,
-                                                          plmm_pii_span *hit);
+                                                         const char *body, size_t len,
+                                                         plmm_pii_span *hit);
 
 /* ---- share policy ---- */
 
 /* What an expert or the T-model may receive ([expert.NAME] share). */
 typedef enum plmm_share {
-    PLMM_SHARE_NONE = 0,          /* nothing personal: data is replaced by "<CATEGORY>" (not restorable) */
+    PLMM_SHARE_NONE = 0, /* nothing personal: data is replaced by "<CATEGORY>" (not restorable) */
     PLMM_SHARE_PSEUDONYMIZED = 1, /* personal data as restorable placeholders */
     PLMM_SHARE_FULL = 2,          /* everything as typed; needs explicit opt-in */
 } plmm_share;
@@ -101,11 +100,10 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_share_parse(const char *name, uint32
  * *out: owned, free with plmm_free; counts (may be NULL) what was replaced.
  * With NONE the caller may skip the destination when counts are non-zero.
  */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_outgoing(plmm_privacy *privacy,
-                                                              uint32_t share, bool full_opt_in,
-                                                              const char *text, size_t len,
-                                                              char **out,
-                                                              plmm_pii_counts *counts);
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_outgoing(plmm_privacy *privacy, uint32_t share,
+                                                             bool full_opt_in, const char *text,
+                                                             size_t len, char **out,
+                                                             plmm_pii_counts *counts);
 
 /* ---- streaming restore ---- */
 
@@ -113,17 +111,17 @@ typedef struct plmm_restorer plmm_restorer;
 
 /* privacy is borrowed and must outlive the restorer. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_restorer_create(const plmm_privacy *privacy,
-                                                             plmm_restorer **out);
+                                                            plmm_restorer **out);
 PLMM_EXPORT void plmm_restorer_destroy(plmm_restorer *restorer);
 /* Feed one streamed piece; *out and *out_len receive the restored text that
  * is ready (a possible placeholder prefix at the end is held back).
  * *out is borrowed until the next call. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_restorer_feed(plmm_restorer *restorer,
-                                                           const char *piece, size_t len,
-                                                           const char **out, size_t *out_len);
+                                                          const char *piece, size_t len,
+                                                          const char **out, size_t *out_len);
 /* End of stream: whatever was held back, restored. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_restorer_finish(plmm_restorer *restorer,
-                                                             const char **out, size_t *out_len);
+                                                            const char **out, size_t *out_len);
 
 /* ---- egress hook ---- */
 
@@ -140,7 +138,7 @@ typedef struct plmm_privacy_guard {
  * scans body unless share is FULL, appends an audit entry (sent or
  * refused), and returns PLMM_ERR_DENIED when the scan hit. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_before_send(void *guard, const char *url,
-                                                                 const char *body, size_t len);
+                                                                const char *body, size_t len);
 
 #ifdef __cplusplus
 }

@@ -88,7 +88,7 @@ typedef struct plmm_vault_secret {
     uint32_t kdf;           /* plmm_vault_kdf, used when a passphrase creates or re-keys a store */
     const char *passphrase; /* borrowed; passphrase_len bytes, need not be NUL-terminated */
     size_t passphrase_len;
-    const char *key_file;   /* borrowed path of a 32-byte key (raw, or 64 hex digits) */
+    const char *key_file; /* borrowed path of a 32-byte key (raw, or 64 hex digits) */
 } plmm_vault_secret;
 
 /* One item. Strings are borrowed from the vault and valid until the next
@@ -98,9 +98,9 @@ typedef struct plmm_vault_item {
     uint32_t kind;        /* plmm_vault_kind */
     uint32_t category;    /* plmm_pii */
     uint32_t reserved;
-    int64_t updated;      /* Unix time of the last change */
-    const char *key;      /* unique within the vault */
-    const char *value;    /* UTF-8 */
+    int64_t updated;   /* Unix time of the last change */
+    const char *key;   /* unique within the vault */
+    const char *value; /* UTF-8 */
 } plmm_vault_item;
 
 #define PLMM_VAULT_WRITE 0x1u /* open for changes (takes the lock) */
@@ -108,33 +108,33 @@ typedef struct plmm_vault_item {
 /* Create a new, empty store at path (an existing file is an error, never
  * replaced). The returned vault is writable. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_create(const char *path,
-                                                          const plmm_vault_secret *secret,
-                                                          plmm_vault **out);
+                                                         const plmm_vault_secret *secret,
+                                                         plmm_vault **out);
 /* Open an existing store; flags PLMM_VAULT_WRITE or 0. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_open(const char *path,
-                                                        const plmm_vault_secret *secret,
-                                                        uint32_t flags, plmm_vault **out);
+                                                       const plmm_vault_secret *secret,
+                                                       uint32_t flags, plmm_vault **out);
 /* Wipe keys and plaintext, release the lock. NULL is ignored. */
 PLMM_EXPORT void plmm_vault_close(plmm_vault *vault);
 
 PLMM_EXPORT size_t plmm_vault_count(const plmm_vault *vault);
 /* Item i (0 <= i < count), in key order. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_item_at(const plmm_vault *vault, size_t i,
-                                                           plmm_vault_item *out);
+                                                          plmm_vault_item *out);
 /* PLMM_ERR_NOT_FOUND when no item has this key. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_get(const plmm_vault *vault, const char *key,
-                                                       plmm_vault_item *out);
+                                                      plmm_vault_item *out);
 
 /* Add or replace an item and write the store. key: 1..128 printable ASCII
  * characters without spaces; value: valid UTF-8, at most 1 MiB. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_set(plmm_vault *vault, uint32_t kind,
-                                                       uint32_t category, const char *key,
-                                                       const char *value);
+                                                      uint32_t category, const char *key,
+                                                      const char *value);
 /* Add an item under a new key "<kind>.<n>" (memories, history turns) and
  * write the store. key_out (may be NULL) receives the key. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_add(plmm_vault *vault, uint32_t kind,
-                                                       uint32_t category, const char *value,
-                                                       char *key_out, size_t key_size);
+                                                      uint32_t category, const char *value,
+                                                      char *key_out, size_t key_size);
 /* Remove an item for good: the store is rewritten without it under a new
  * data key and its plaintext wiped from memory. PLMM_ERR_NOT_FOUND when
  * absent. */
@@ -142,12 +142,11 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_forget(plmm_vault *vault, cons
 /* Re-encrypt the whole store under a new secret (new salt, new data key),
  * atomically: afterwards only the new secret opens it. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_rekey(plmm_vault *vault,
-                                                         const plmm_vault_secret *secret);
+                                                        const plmm_vault_secret *secret);
 /* The items as JSON ({"items":[{"key","kind","category","updated","value"}]}),
  * plaintext: for the user's own export. out: owned, free with plmm_free
  * (it is wiped first). */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_export_json(const plmm_vault *vault,
-                                                               char **out);
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_export_json(const plmm_vault *vault, char **out);
 
 /* Write a new random key file (mode 0600, an existing file is an error). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_keygen(const char *path);
@@ -158,14 +157,14 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_keygen(const char *path);
  * computed locally), best first; profile facts that are identifiers
  * (name, place) rank above unrelated items. *n_out <= max. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_select(const plmm_vault *vault, const char *text,
-                                                          size_t *indices, size_t max,
-                                                          size_t *n_out);
+                                                         size_t *indices, size_t max,
+                                                         size_t *n_out);
 /* A system-prompt paragraph for the personal model built from the items
  * plmm_vault_select picks (at most max_items, at most max_bytes of text).
  * "" when nothing is relevant. out: owned, free with plmm_free. */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_context(const plmm_vault *vault,
-                                                           const char *text, size_t max_items,
-                                                           size_t max_bytes, char **out);
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_context(const plmm_vault *vault, const char *text,
+                                                          size_t max_items, size_t max_bytes,
+                                                          char **out);
 
 #ifdef __cplusplus
 }

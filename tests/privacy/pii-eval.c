@@ -203,8 +203,8 @@ int main(int argc, char **argv)
             t[sp[s].category].correct += ok;
             if (!ok && verbose)
                 printf("false alarm: %s:%d %s%s%.*s%s\n", corpus, lineno,
-                       plmm_pii_name(sp[s].category), show ? " '" : "",
-                       show ? (int)sp[s].len : 0, text + sp[s].start, show ? "'" : "");
+                       plmm_pii_name(sp[s].category), show ? " '" : "", show ? (int)sp[s].len : 0,
+                       text + sp[s].start, show ? "'" : "");
         }
         plmm_free(sp);
     }

@@ -56,8 +56,8 @@ static plmm_audit_report verify(const char *root)
 #define EXPECT_BAD(desc, entry)                                                                    \
     do {                                                                                           \
         plmm_audit_report r_ = verify(NULL);                                                       \
-        CHECK_MSG(!r_.ok && r_.first_bad == (entry), "%s: ok=%u first_bad=%llu (%s)", desc,        \
-                  r_.ok, (unsigned long long)r_.first_bad, r_.message);                            \
+        CHECK_MSG(!r_.ok && r_.first_bad == (entry), "%s: ok=%u first_bad=%llu (%s)", desc, r_.ok, \
+                  (unsigned long long)r_.first_bad, r_.message);                                   \
     } while (0)
 
 int main(void)

@@ -4,8 +4,8 @@
  * egress scan against disguised values, the share policy and the
  * before_send hook with its audit entry.
  */
-#include "plmm/privacy.h"
 #include "plmm/plmm.h"
+#include "plmm/privacy.h"
 #include "test.h"
 
 #include <unistd.h>
@@ -48,10 +48,10 @@ static void test_detectors(void)
     EXPECT(p, "write to anna.berger@example.org today", "anna.berger@example.org", PLMM_PII_EMAIL);
     EXPECT(p, "IBAN: DE89 3704 0044 0532 0130 00.", "DE89 3704 0044 0532 0130 00", PLMM_PII_IBAN);
     EXPECT(p, "pay GB82WEST12345698765432 now", "GB82WEST12345698765432", PLMM_PII_IBAN);
-    NOTHING(p, "pay DE89 3704 0044 0532 0130 01 now");               /* bad check digits */
+    NOTHING(p, "pay DE89 3704 0044 0532 0130 01 now"); /* bad check digits */
     EXPECT(p, "card 4111 1111 1111 1111 exp 12/27", "4111 1111 1111 1111", PLMM_PII_CARD);
     EXPECT(p, "amex 3782-822463-10005", "3782-822463-10005", PLMM_PII_CARD);
-    NOTHING(p, "card 4111 1111 1111 1112");                          /* Luhn fails */
+    NOTHING(p, "card 4111 1111 1111 1112"); /* Luhn fails */
     NOTHING(p, "ISBN 978-3-16-148410-0 is the book");
     EXPECT(p, "call +49 30 1234567 please", "+49 30 1234567", PLMM_PII_PHONE);
     EXPECT(p, "ring (555) 123-4567 after six", "(555) 123-4567", PLMM_PII_PHONE);
@@ -172,8 +172,7 @@ static void test_placeholders(void)
     CHECK(plmm_privacy_outgoing(p, PLMM_SHARE_FULL, false, q2, strlen(q2), &none, NULL) ==
           PLMM_ERR_DENIED);
     CHECK_CONTAINS(plmm_last_errmsg(), "opt-in");
-    CHECK(plmm_privacy_outgoing(p, PLMM_SHARE_FULL, true, q2, strlen(q2), &none, NULL) ==
-          PLMM_OK);
+    CHECK(plmm_privacy_outgoing(p, PLMM_SHARE_FULL, true, q2, strlen(q2), &none, NULL) == PLMM_OK);
     CHECK(strcmp(none, q2) == 0);
     plmm_free(none);
     uint32_t sh;
@@ -200,20 +199,20 @@ static void test_scan(void)
     const char *clean = "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi <PERSON_1>\"}]}";
     CHECK(plmm_privacy_scan(p, clean, strlen(clean), NULL) == PLMM_OK);
     const char *leaks[] = {
-        "{\"content\":\"J\\u00fcrgen M\\u00fcller\"}",       /* JSON escapes */
-        "{\"content\":\"JÜRGEN MÜLLER\"}",                   /* case */
+        "{\"content\":\"J\\u00fcrgen M\\u00fcller\"}",               /* JSON escapes */
+        "{\"content\":\"JÜRGEN MÜLLER\"}",                           /* case */
         "{\"content\":\"J\xc3\xbcrgen\xe2\x80\x8b M\xc3\xbcller\"}", /* zero-width space */
-        "{\"content\":\"call 0170 123 4567\"}",              /* national form of the phone */
-        "{\"content\":\"z\xd0\xb5\x64@example.net\"}",        /* Cyrillic e in a replaced e-mail */
-        "{\"content\":\"zed\\u0040example.net\"}",           /* escaped @ */
-        "{\"content\":\"DE89370400440532013000\"}",          /* an IBAN never seen before */
+        "{\"content\":\"call 0170 123 4567\"}",        /* national form of the phone */
+        "{\"content\":\"z\xd0\xb5\x64@example.net\"}", /* Cyrillic e in a replaced e-mail */
+        "{\"content\":\"zed\\u0040example.net\"}",     /* escaped @ */
+        "{\"content\":\"DE89370400440532013000\"}",    /* an IBAN never seen before */
     };
     for (size_t i = 0; i < sizeof(leaks) / sizeof(leaks[0]); i++) {
         plmm_pii_span hit = {0};
         plmm_status s = plmm_privacy_scan(p, leaks[i], strlen(leaks[i]), &hit);
         CHECK_MSG(s == PLMM_ERR_DENIED, "leak %zu not caught: %s", i, leaks[i]);
-        CHECK(strstr(plmm_last_errmsg(), "ller") == NULL && strstr(plmm_last_errmsg(), "zed") ==
-                                                               NULL);
+        CHECK(strstr(plmm_last_errmsg(), "ller") == NULL &&
+              strstr(plmm_last_errmsg(), "zed") == NULL);
         CHECK(hit.start < strlen(leaks[i]) && hit.start + hit.len <= strlen(leaks[i]));
     }
     plmm_privacy_destroy(p);

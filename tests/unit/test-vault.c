@@ -4,8 +4,8 @@
  * SIGKILL at random points), forgetting, re-keying, locking, and that no
  * plaintext ever reaches the disk.
  */
-#include "plmm/vault.h"
 #include "plmm/plmm.h"
+#include "plmm/vault.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -74,8 +74,8 @@ static void check_no_plaintext(const char *const *words, const char *when)
         size_t n = 0;
         unsigned char *data = slurp(p, &n);
         for (const char *const *w = words; data != NULL && *w != NULL; w++)
-            CHECK_MSG(!contains(data, n, *w), "%s: '%s' holds plaintext '%s'", when,
-                      de->d_name, *w);
+            CHECK_MSG(!contains(data, n, *w), "%s: '%s' holds plaintext '%s'", when, de->d_name,
+                      *w);
         free(data);
     }
     closedir(d);
