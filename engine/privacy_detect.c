@@ -216,6 +216,8 @@ static void detect_phone(const char *t, size_t n, span_list *out)
             continue;
         size_t d0 = plus ? s + 1 : (c == '(' ? s + 1 : s);
         bool ok = false;
+        if (digits < 7)
+            continue;
         bool ctx_phone = context_before(t, s, 28, phone_words);
         bool ctx_not = context_before(t, s, 24, not_phone_words);
         if (plus) {

@@ -344,19 +344,45 @@ void known_find(const known_value *known, size_t n_known, const char *text, size
                 span_list *out)
 {
     const unsigned char *t = (const unsigned char *)text;
-    for (size_t k = 0; k < n_known; k++) {
-        const known_value *kv = &known[k];
-        bool word_start = is_word((unsigned char)kv->norm[0]);
-        for (size_t s = 0; s < len; s++) {
-            if (word_start && s > 0 && is_word(t[s - 1]))
+    if (n_known == 0 || len == 0)
+        return;
+    /* Bucket the values by their first (folded) byte so each position of
+     * the text is tried only against values that can start there. */
+    size_t first[257] = {0};
+    size_t *order = malloc(n_known * sizeof(*order));
+    size_t *next = calloc(n_known, sizeof(*next)); /* no overlapping matches of one value */
+    if (order == NULL || next == NULL) {
+        free(order);
+        free(next);
+        out->oom = true;
+        return;
+    }
+    for (size_t k = 0; k < n_known; k++)
+        first[(unsigned char)known[k].norm[0] + 1]++;
+    for (size_t b = 1; b <= 256; b++)
+        first[b] += first[b - 1];
+    size_t fill[256];
+    memcpy(fill, first, sizeof(fill));
+    for (size_t k = 0; k < n_known; k++)
+        order[fill[(unsigned char)known[k].norm[0]]++] = k;
+    for (size_t s = 0; s < len; s++) {
+        unsigned char b = t[s] >= 'A' && t[s] <= 'Z' ? (unsigned char)(t[s] + 32) : t[s];
+        for (size_t o = first[b]; o < first[b + 1]; o++) {
+            size_t k = order[o];
+            const known_value *kv = &known[k];
+            if (s < next[k])
                 continue;
-            if (kv->mode == MATCH_ALNUM && (s > 0 && pii_is_alnum(t[s - 1])))
+            if (is_word((unsigned char)kv->norm[0]) && s > 0 && is_word(t[s - 1]))
+                continue;
+            if (kv->mode == MATCH_ALNUM && s > 0 && pii_is_alnum(t[s - 1]))
                 continue;
             size_t e = match_at(kv, t, len, s);
             if (e > s) {
                 span_push(out, kv->category, true, s, e - s);
-                s = e - 1;
+                next[k] = e;
             }
         }
     }
+    free(order);
+    free(next);
 }

@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (scan != PLMM_OK && scan != PLMM_ERR_DENIED)
             abort();
     }
-    plmm_free(pseudo);
-    plmm_free(whole);
+    free(pseudo); /* plmm_free is free(); engine.c is not in the fuzz build */
+    free(whole);
     plmm_privacy_destroy(p);
     return 0;
 }
