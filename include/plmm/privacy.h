@@ -134,7 +134,9 @@ typedef struct plmm_privacy_guard {
     plmm_pii_counts counts; /* what the caller replaced in this request (for the audit) */
 } plmm_privacy_guard;
 
-/* Matches the connector's before_send hook (user: a plmm_privacy_guard pointer):
+/* Matches the connector's before_send hook. user points to a
+ * plmm_privacy_guard, or to a struct whose first member is one (so the same
+ * pointer can serve the connector's other hooks):
  * scans body unless share is FULL, appends an audit entry (sent or
  * refused), and returns PLMM_ERR_DENIED when the scan hit. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_privacy_before_send(void *guard, const char *url,

@@ -1,0 +1,229 @@
+/*
+ * End to end: a question holding the user's name, e-mail address and IBAN
+ * goes through the privacy layer and the openai connector to a loopback
+ * expert (tests/privacy/echo_expert.py, which records every request body
+ * and quotes the question back in 3-character SSE pieces).
+ *
+ * Checked: the bytes the server received hold none of the personal values
+ * (only placeholders); the streamed answer shown to the user has them
+ * restored; a request that still holds a personal value is refused before
+ * anything is sent; share = none sends no restorable placeholder; the
+ * audit log records every attempt and verifies.
+ */
+#include "../unit/test.h"
+#include "connector.h"
+#include "plmm/audit.h"
+#include "plmm/privacy.h"
+#include "plmm/vault.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+static const char *const personal[] = {
+    "Anna", "Berger", "anna.berger@example.org", "AT61", "1904 3002", "19043002",
+};
+
+/* The connector hands one user pointer to both hooks: the guard comes
+ * first, so the same pointer serves plmm_privacy_before_send. */
+typedef struct answer {
+    plmm_privacy_guard guard;
+    plmm_restorer *restorer;
+    char text[4096];
+    size_t len;
+    int pieces;
+    bool failed;
+} answer;
+
+static bool on_piece(void *user, const char *piece, size_t len)
+{
+    answer *a = user;
+    const char *out;
+    size_t n;
+    a->pieces++;
+    if (plmm_restorer_feed(a->restorer, piece, len, &out, &n) != PLMM_OK ||
+        a->len + n >= sizeof(a->text)) {
+        a->failed = true;
+        return false;
+    }
+    memcpy(a->text + a->len, out, n);
+    a->len += n;
+    a->text[a->len] = '\0';
+    return true;
+}
+
+/* All captured request bodies, concatenated; *count receives how many. */
+static char *captured(const char *dir, int *count)
+{
+    char *all = calloc(1, 1);
+    size_t n = 0;
+    *count = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "request-", 8) != 0)
+            continue;
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        FILE *f = fopen(p, "rb");
+        if (f == NULL)
+            continue;
+        char buf[8192];
+        size_t got = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        all = realloc(all, n + got + 1);
+        memcpy(all + n, buf, got);
+        n += got;
+        all[n] = '\0';
+        (*count)++;
+    }
+    if (d != NULL)
+        closedir(d);
+    return all;
+}
+
+int main(void)
+{
+    const char *url = getenv("PLMM_EXPERT_URL"), *cap = getenv("PLMM_CAPTURE_DIR");
+    if (url == NULL || cap == NULL)
+        TEST_SKIP("run through tests/privacy/echo_expert.py (PLMM_EXPERT_URL unset)");
+    char dir[256], vpath[300], log[300];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/plmm-e2e-XXXXXX", tmp != NULL ? tmp : "/tmp");
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(vpath, sizeof(vpath), "%s/vault.plmm", dir);
+    snprintf(log, sizeof(log), "%s/audit.log", dir);
+
+    /* the user's vault */
+    plmm_vault_secret sec = {sizeof(sec), PLMM_VAULT_KDF_TEST, "pw", 2, NULL};
+    plmm_vault *v = NULL;
+    CHECK(plmm_vault_create(vpath, &sec, &v) == PLMM_OK);
+    CHECK(plmm_vault_set(v, PLMM_VAULT_FACT, PLMM_PII_PERSON, "name", "Anna Berger") == PLMM_OK);
+    CHECK(plmm_vault_set(v, PLMM_VAULT_FACT, PLMM_PII_EMAIL, "email", "anna.berger@example.org") ==
+          PLMM_OK);
+    CHECK(plmm_vault_set(v, PLMM_VAULT_FACT, PLMM_PII_IBAN, "iban", "AT61 1904 3002 3457 3201") ==
+          PLMM_OK);
+
+    plmm_privacy *p = NULL;
+    plmm_audit *audit = NULL;
+    plmm_connector *conn = NULL;
+    CHECK(plmm_privacy_create(&p) == PLMM_OK);
+    CHECK(plmm_privacy_add_vault(p, v) == PLMM_OK);
+    CHECK(plmm_audit_open(log, &audit) == PLMM_OK);
+    plmm_connector_config cfg = {
+        .kind = PLMM_CONNECTOR_OPENAI,
+        .name = "expert.finance",
+        .endpoint = url,
+        .model = "echo",
+        .connect_timeout_s = 5,
+        .timeout_s = 30,
+        .max_retries = 0,
+        .stream = true,
+    };
+    CHECK_MSG(plmm_connector_open(NULL, &cfg, &conn) == PLMM_OK, "%s", plmm_last_errmsg());
+    if (conn == NULL)
+        return test_summary("test-privacy-e2e");
+
+    /* 1. the question, pseudonymized, to the expert; the answer restored */
+    const char *question = "Hi, I am Anna Berger (anna.berger@example.org). Is my account "
+                           "AT61 1904 3002 3457 3201 eligible for the new savings plan?";
+    char *out = NULL;
+    plmm_pii_counts counts;
+    CHECK(plmm_privacy_outgoing(p, PLMM_SHARE_PSEUDONYMIZED, false, question, strlen(question),
+                                &out, &counts) == PLMM_OK);
+    CHECK(counts.n[PLMM_PII_PERSON] == 1 && counts.n[PLMM_PII_EMAIL] == 1 &&
+          counts.n[PLMM_PII_IBAN] == 1);
+    static answer a;
+    a.guard = (plmm_privacy_guard){sizeof(a.guard), PLMM_SHARE_PSEUDONYMIZED, p, audit, counts};
+    plmm_privacy_guard *guard = &a.guard;
+    CHECK(plmm_restorer_create(p, &a.restorer) == PLMM_OK);
+    plmm_connector_msg msgs[2] = {{"system", "You are a finance expert."}, {"user", out}};
+    plmm_connector_request req = {msgs, 2, 64, -1, plmm_privacy_before_send, on_piece, &a};
+    plmm_connector_result res;
+    memset(&res, 0, sizeof(res));
+    plmm_status st = plmm_connector_chat(conn, &req, &res);
+    CHECK_MSG(st == PLMM_OK, "chat: %s", plmm_last_errmsg());
+    const char *rest;
+    size_t rn;
+    CHECK(plmm_restorer_finish(a.restorer, &rest, &rn) == PLMM_OK);
+    memcpy(a.text + a.len, rest, rn);
+    a.len += rn;
+    a.text[a.len] = '\0';
+    CHECK(!a.failed && a.pieces > 10);
+    printf("expert saw:  %s\nuser sees:   %s\n", res.text != NULL ? res.text : "(none)", a.text);
+    CHECK_CONTAINS(a.text, "Anna Berger");
+    CHECK_CONTAINS(a.text, "anna.berger@example.org");
+    CHECK_CONTAINS(a.text, "AT61 1904 3002 3457 3201");
+    CHECK(strstr(a.text, "<PERSON_1>") == NULL && strstr(a.text, "<IBAN_1>") == NULL);
+    plmm_connector_result_clear(&res);
+    plmm_restorer_destroy(a.restorer);
+    plmm_free(out);
+
+    int n_req = 0;
+    char *seen = captured(cap, &n_req);
+    CHECK(n_req == 1);
+    CHECK_CONTAINS(seen, "<PERSON_1>");
+    CHECK_CONTAINS(seen, "<EMAIL_1>");
+    CHECK_CONTAINS(seen, "<IBAN_1>");
+    for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++)
+        CHECK_MSG(strstr(seen, personal[i]) == NULL, "the expert received '%s'", personal[i]);
+    free(seen);
+
+    /* 2. a request that still holds personal data is refused before sending */
+    plmm_connector_msg leak[1] = {{"user", "Tell B\\u0065rger's bank: ANNA BERGER"}};
+    plmm_connector_request req2 = {leak, 1, 16, -1, plmm_privacy_before_send, NULL, guard};
+    memset(&res, 0, sizeof(res));
+    st = plmm_connector_chat(conn, &req2, &res);
+    CHECK_MSG(st == PLMM_ERR_DENIED, "a leaking request was not refused: %d", st);
+    CHECK(strstr(plmm_last_errmsg(), "ANNA") == NULL);
+    plmm_connector_result_clear(&res);
+    seen = captured(cap, &n_req);
+    CHECK_MSG(n_req == 1, "the refused request reached the server");
+    free(seen);
+
+    /* 3. share = none: only bare category tokens leave */
+    CHECK(plmm_privacy_outgoing(p, PLMM_SHARE_NONE, false, question, strlen(question), &out,
+                                &counts) == PLMM_OK);
+    guard->share = PLMM_SHARE_NONE;
+    guard->counts = counts;
+    msgs[1].content = out;
+    plmm_connector_request req3 = {msgs, 2, 16, -1, plmm_privacy_before_send, NULL, guard};
+    memset(&res, 0, sizeof(res));
+    CHECK(plmm_connector_chat(conn, &req3, &res) == PLMM_OK);
+    plmm_connector_result_clear(&res);
+    plmm_free(out);
+    seen = captured(cap, &n_req);
+    CHECK(n_req == 2);
+    CHECK_CONTAINS(seen, "<PERSON>");
+    for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++)
+        CHECK_MSG(strstr(seen, personal[i]) == NULL, "the expert received '%s'", personal[i]);
+    free(seen);
+
+    /* 4. the audit log: three attempts (sent, refused, sent), verified */
+    plmm_connector_close(conn);
+    plmm_audit_close(audit);
+    plmm_audit_report r = {.struct_size = sizeof(r)};
+    CHECK(plmm_audit_verify(log, NULL, &r) == PLMM_OK);
+    CHECK_MSG(r.ok && r.n_entries == 3, "audit: ok=%u n=%llu %s", r.ok,
+              (unsigned long long)r.n_entries, r.message);
+    FILE *f = fopen(log, "r");
+    char buf[4096] = "";
+    size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    buf[n] = '\0';
+    if (f != NULL)
+        fclose(f);
+    CHECK_CONTAINS(buf, "PERSON=1,EMAIL=1,IBAN=1\tsent");
+    CHECK_CONTAINS(buf, "\trefused\t");
+    for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++)
+        CHECK_MSG(strstr(buf, personal[i]) == NULL, "the audit log holds '%s'", personal[i]);
+
+    plmm_privacy_destroy(p);
+    plmm_vault_close(v);
+    char path[400];
+    const char *const files[] = {"vault.plmm", "vault.plmm.lock", "audit.log", "audit.log.head"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return test_summary("test-privacy-e2e");
+}
