@@ -101,6 +101,54 @@ static const plmm_option_schema privacy_keys[] = {
      "most bytes of vault context per question"},
 };
 
+/* ---- [tmodel] ---- */
+
+/* The same key names as the engine's keys of [expert.NAME]: both configure an
+ * E-model connector (experts/connectors/connector.h, docs/connectors.md). */
+static const plmm_option_schema tmodel_keys[] = {
+    {"enabled", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "escalate to the T-model when needed (false keeps the section but never uses it)"},
+    {"connector", PLMM_OPT_ENUM, 0, NULL, NO_RANGE, "local|openai",
+     "how the T-model is reached: local = a GGUF model or LoRA adapter run by this engine, "
+     "openai = an OpenAI-compatible server; required"},
+    {"model", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL, "local: the T-model's GGUF file"},
+    {"lora", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "local: a GGUF LoRA adapter applied to the P-model instead of a second model"},
+    {"lora_scale", PLMM_OPT_FLOAT, 0, "1.0", 0, 4, NULL, "local: scale of the LoRA adapter"},
+    {"context", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "local: context of the connector's session in tokens; 0 = [engine] context"},
+    {"endpoint", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: base URL including /v1, e.g. https://api.example.com/v1"},
+    {"model_name", PLMM_OPT_STRING, 0, "", NO_RANGE, NULL,
+     "openai: model id sent with each request; empty = the server's default"},
+    {"api_key_env", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: environment variable holding the API key, sent as a Bearer token"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: the API key itself, used when api_key_env is unset or empty; prefer "
+     "api_key_env (an INI file is easily copied)"},
+    {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "openai: extra CA bundle (PEM); TLS verification is always on"},
+    {"share", PLMM_OPT_ENUM, 0, "pseudonymized", NO_RANGE, "none|pseudonymized|full",
+     "what the T-model may receive: none = only questions with no personal data, "
+     "pseudonymized = personal data replaced by placeholders, full = as typed"},
+    {"price_per_1k_tokens", PLMM_OPT_FLOAT, 0, "0", 0, 1e6, NULL,
+     "price of 1000 tokens (prompt + completion), metered per request"},
+    {"budget", PLMM_OPT_FLOAT, 0, "-1", -1, 1e9, NULL,
+     "most the T-model may cost per engine run, in the unit of the price; -1 = unlimited, "
+     "0 = never used"},
+    {"timeout", PLMM_OPT_FLOAT, 0, "60", 0.1, 3600, NULL,
+     "seconds a whole request may take, retries and waits included"},
+    {"connect_timeout", PLMM_OPT_FLOAT, 0, "10", 0.1, 600, NULL,
+     "openai: seconds to establish the connection"},
+    {"read_timeout", PLMM_OPT_FLOAT, 0, "0", 0, 3600, NULL,
+     "openai: longest silence while waiting for or receiving the answer; 0 = only timeout"},
+    {"max_retries", PLMM_OPT_INT, 0, "2", 0, 10, NULL,
+     "openai: retries on 429, 5xx and connection errors, with backoff (Retry-After honoured)"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL, "most tokens of one answer"},
+    {"stream", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "stream the answer as it is produced (SSE for openai)"},
+};
+
 /* ---- all sections ---- */
 
 static const plmm_config_section_def sections[] = {
@@ -116,6 +164,11 @@ static const plmm_config_section_def sections[] = {
      "The encrypted personal store (vault), personalisation and the audit log "
      "(see docs/privacy.md).",
      privacy_keys, COUNT(privacy_keys)},
+    {"tmodel",
+     "The T-model: a large general model consulted when neither the P-model nor an expert "
+     "should answer. Configured like an expert's E-model, with the same connector kinds and "
+     "keys (docs/connectors.md).",
+     tmodel_keys, COUNT(tmodel_keys)},
     {"backend.",
      "Options of one backend plugin; NAME is the plugin's name (`plmm backends` lists the "
      "plugins and their options). The keys are declared by the plugin and checked when it "

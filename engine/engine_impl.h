@@ -52,6 +52,8 @@ struct plmm_session {
     int32_t *ids, *pos;     /* (n_batch) host inputs */
     plmm_sampler *sampler;
     plmm_timings t;
+    const struct plmm_lora *lora; /* plmm_session_set_lora, or NULL */
+    float lora_scale;
 };
 
 /* Engine log helper (formats, filters by level). */

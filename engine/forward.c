@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "errors.h"
+#include "lora.h"
 
 void plmm_forward_capacity(const plmm_hparams *hp, uint32_t *n_tensors, uint32_t *n_nodes)
 {
@@ -25,15 +26,47 @@ static plmm_tensor *weight(plmm_graph_builder *b, const plmm_gguf *g, int32_t id
     return t;
 }
 
-/* y = W x (+ bias) */
+/* LoRA beside y = W x: y + f * B (A x), A (n_in, r) and B (r, n_out) host
+ * inputs in F32; f = scale * alpha / rank. Returns y when w is not adapted. */
+static plmm_tensor *lora_add(plmm_graph_builder *b, const plmm_forward_io *io, int32_t w,
+                             plmm_tensor *x, plmm_tensor *y)
+{
+    const plmm_lora_pair *p = plmm_lora_find(io->lora, w);
+    if (p == NULL || io->lora_scale == 0.0f || y == NULL)
+        return y;
+    plmm_tensor *A = plmm_graph_tensor(b, PLMM_DTYPE_F32, p->n_in, p->rank, 1, 1, "lora_a");
+    plmm_tensor *B = plmm_graph_tensor(b, PLMM_DTYPE_F32, p->rank, p->n_out, 1, 1, "lora_b");
+    if (A == NULL || B == NULL)
+        return NULL;
+    A->flags |= PLMM_TENSOR_INPUT;
+    A->data = p->a;
+    B->flags |= PLMM_TENSOR_INPUT;
+    B->data = p->b;
+    plmm_tensor *ax = plmm_graph_tensor(b, PLMM_DTYPE_F32, p->rank, x->ne[1], 1, 1, "lora_ax");
+    plmm_graph_node(b, PLMM_OP_MUL_MAT, ax, A, x, NULL, NULL);
+    plmm_tensor *axs = plmm_graph_tensor(b, PLMM_DTYPE_F32, p->rank, x->ne[1], 1, 1, "lora_axs");
+    plmm_node *sn = plmm_graph_node(b, PLMM_OP_SCALE, axs, ax, NULL, NULL, NULL);
+    if (sn != NULL)
+        sn->fp[0] = plmm_lora_factor(io->lora, p, io->lora_scale);
+    plmm_tensor *bax = plmm_graph_tensor(b, PLMM_DTYPE_F32, p->n_out, x->ne[1], 1, 1, "lora_bax");
+    plmm_graph_node(b, PLMM_OP_MUL_MAT, bax, B, axs, NULL, NULL);
+    plmm_tensor *sum = plmm_graph_tensor(b, PLMM_DTYPE_F32, y->ne[0], y->ne[1], 1, 1, "lora_out");
+    plmm_graph_node(b, PLMM_OP_ADD, sum, y, bax, NULL, NULL);
+    return sum;
+}
+
+/* y = W x (+ LoRA) (+ bias) */
 static plmm_tensor *linear(plmm_graph_builder *b, const plmm_gguf *g, int32_t w, int32_t bias,
-                           plmm_tensor *x, const char *name)
+                           plmm_tensor *x, const char *name, const plmm_forward_io *io)
 {
     plmm_tensor *W = weight(b, g, w);
     if (W == NULL || x == NULL)
         return NULL;
     plmm_tensor *y = plmm_graph_tensor(b, PLMM_DTYPE_F32, W->ne[1], x->ne[1], 1, 1, name);
     plmm_graph_node(b, PLMM_OP_MUL_MAT, y, W, x, NULL, NULL);
+    y = lora_add(b, io, w, x, y);
+    if (y == NULL)
+        return NULL;
     if (bias >= 0) {
         plmm_tensor *B = weight(b, g, bias);
         plmm_tensor *yb = plmm_graph_tensor(b, PLMM_DTYPE_F32, y->ne[0], y->ne[1], 1, 1, name);
@@ -96,9 +129,9 @@ plmm_status plmm_forward_build(plmm_graph_builder *b, const plmm_gguf *g, const 
     for (uint32_t l = 0; l < hp->n_layer && !b->overflow; l++) {
         const plmm_layer_weights *L = &w->layers[l];
         plmm_tensor *h = rms_norm(b, g, x, L->attn_norm, hp->rms_eps, "attn_norm");
-        plmm_tensor *q = linear(b, g, L->wq, L->bq, h, "q");
-        plmm_tensor *k = linear(b, g, L->wk, L->bk, h, "k");
-        plmm_tensor *v = linear(b, g, L->wv, L->bv, h, "v");
+        plmm_tensor *q = linear(b, g, L->wq, L->bq, h, "q", io);
+        plmm_tensor *k = linear(b, g, L->wk, L->bk, h, "k", io);
+        plmm_tensor *v = linear(b, g, L->wv, L->bv, h, "v", io);
         if (b->overflow)
             break;
         /* (D*H, T) viewed as (D, H, T) */
@@ -139,18 +172,18 @@ plmm_status plmm_forward_build(plmm_graph_builder *b, const plmm_gguf *g, const 
         }
         plmm_tensor *att2 = plmm_graph_view(b, att, D * H, T, 1, 1, att->nb[2], att->nb[2] * T,
                                             att->nb[2] * T, 0, "attn_flat");
-        plmm_tensor *o = linear(b, g, L->wo, L->bo, att2, "attn_out");
+        plmm_tensor *o = linear(b, g, L->wo, L->bo, att2, "attn_out", io);
         plmm_tensor *x1 = plmm_graph_tensor(b, PLMM_DTYPE_F32, E, T, 1, 1, "ffn_inp");
         plmm_graph_node(b, PLMM_OP_ADD, x1, x, o, NULL, NULL);
 
         plmm_tensor *h2 = rms_norm(b, g, x1, L->ffn_norm, hp->rms_eps, "ffn_norm");
-        plmm_tensor *gate = linear(b, g, L->w_gate, -1, h2, "ffn_gate");
-        plmm_tensor *up = linear(b, g, L->w_up, -1, h2, "ffn_up");
+        plmm_tensor *gate = linear(b, g, L->w_gate, -1, h2, "ffn_gate", io);
+        plmm_tensor *up = linear(b, g, L->w_up, -1, h2, "ffn_up", io);
         if (b->overflow)
             break;
         plmm_tensor *act = plmm_graph_tensor(b, PLMM_DTYPE_F32, gate->ne[0], T, 1, 1, "ffn_act");
         plmm_graph_node(b, PLMM_OP_SWIGLU, act, gate, up, NULL, NULL);
-        plmm_tensor *down = linear(b, g, L->w_down, -1, act, "ffn_down");
+        plmm_tensor *down = linear(b, g, L->w_down, -1, act, "ffn_down", io);
         plmm_tensor *x2 = plmm_graph_tensor(b, PLMM_DTYPE_F32, E, T, 1, 1, "l_out");
         plmm_graph_node(b, PLMM_OP_ADD, x2, x1, down, NULL, NULL);
         x = x2;
@@ -163,7 +196,7 @@ plmm_status plmm_forward_build(plmm_graph_builder *b, const plmm_gguf *g, const 
         last = plmm_graph_view(b, x, E, 1, 1, 1, x->nb[1], x->nb[1], x->nb[1],
                                x->nb[1] * (uint64_t)(T - 1), "last_token");
     plmm_tensor *xn = rms_norm(b, g, last, w->output_norm, hp->rms_eps, "result_norm");
-    plmm_tensor *logits = linear(b, g, w->output, -1, xn, "result_output");
+    plmm_tensor *logits = linear(b, g, w->output, -1, xn, "result_output", io);
     if (b->overflow || logits == NULL)
         return plmm_err(PLMM_ERR_INTERNAL, "graph capacity exceeded");
     logits->flags |= PLMM_TENSOR_OUTPUT;

@@ -14,6 +14,8 @@ typedef struct plmm_forward_io {
     int32_t *ids;       /* host input (n_tokens), borrowed */
     int32_t *pos;       /* host input (n_tokens), borrowed */
     plmm_tensor *logits; /* out: F32 (n_vocab, all_logits ? n_tokens : 1) */
+    const struct plmm_lora *lora; /* adapter added beside the matmuls, or NULL */
+    float lora_scale;
 } plmm_forward_io;
 
 /* Tensors and nodes needed for a model; sizes the builder. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "lora.h"
 #include "plmm_sdk.h"
 
 /* ---- create / free ---- */
@@ -97,6 +98,7 @@ PLMM_EXPORT plmm_status plmm_session_create(plmm_model *model, const plmm_sessio
 
     uint32_t cap_t, cap_n;
     plmm_forward_capacity(&model->hp, &cap_t, &cap_n);
+    plmm_lora_capacity(&model->hp, &cap_t, &cap_n); /* room for an adapter set later */
     if ((st = plmm_graph_builder_init(&s->gb, cap_t, cap_n)) != PLMM_OK)
         goto out_free;
 
@@ -210,6 +212,8 @@ static plmm_status eval_batch(plmm_session *s, const int32_t *ids, uint32_t n, b
         .all_logits = all_logits,
         .ids = s->ids,
         .pos = s->pos,
+        .lora = s->lora,
+        .lora_scale = s->lora_scale,
     };
     plmm_status st = plmm_forward_build(&s->gb, m->gguf, &m->hp, &m->w, &io);
     if (st != PLMM_OK)
@@ -382,7 +386,8 @@ PLMM_EXPORT plmm_status plmm_session_plan(plmm_session *s, uint32_t n_tokens, ch
     if (n_tokens == 0 || n_tokens > s->n_batch)
         n_tokens = n_tokens == 0 ? 1 : s->n_batch;
     plmm_forward_io io = {.n_tokens = n_tokens, .pos0 = 0, .n_ctx = s->n_ctx,
-                          .kv_dtype = s->kv_dtype, .ids = s->ids, .pos = s->pos};
+                          .kv_dtype = s->kv_dtype, .ids = s->ids, .pos = s->pos,
+                          .lora = s->lora, .lora_scale = s->lora_scale};
     plmm_status st = plmm_forward_build(&s->gb, s->model->gguf, &s->model->hp, &s->model->w, &io);
     if (st != PLMM_OK)
         return st;

@@ -47,6 +47,12 @@ typedef struct plmm_connector_config {
     double timeout_s;            /* whole request */
     int max_retries;             /* on 429/5xx/connection errors, with backoff */
     bool stream;                 /* use SSE streaming */
+    /* fields appended after the first version: zero keeps the default */
+    double read_timeout_s;       /* openai: longest silence while receiving; 0 = timeout_s only */
+    size_t max_response_bytes;   /* openai: largest response body or event; 0 = 8 MiB */
+    plmm_model *base_model;      /* local + lora_path: the P-model to adapt (borrowed); NULL:
+                                  * the connector loads [engine] model itself */
+    int32_t n_ctx;               /* local: context of the connector's session; 0 = [engine] */
 } plmm_connector_config;
 
 typedef struct plmm_connector_msg {
@@ -104,5 +110,31 @@ PLMM_NODISCARD plmm_status plmm_connector_probe(plmm_connector *connector, char 
                                                 size_t size);
 
 const char *plmm_connector_kind_name(plmm_connector_kind kind);
+
+/* ---- settings from the configuration (appended) ---- */
+
+/* A connector's settings read from an INI section ([tmodel], [expert.NAME])
+ * with the keys of docs/connectors.md: connector, model, lora, lora_scale,
+ * context, endpoint, model_name, api_key_env, api_key, ca_file, timeout,
+ * connect_timeout, read_timeout, max_retries, max_tokens, stream, share,
+ * price_per_1k_tokens, budget, enabled. The api key is resolved: the
+ * variable api_key_env names when set and non-empty, else api_key. */
+typedef struct plmm_connector_settings {
+    plmm_connector_config config; /* name = the section; strings owned by this struct */
+    bool enabled;
+    int32_t max_tokens;
+    char share[16];               /* "none", "pseudonymized", "full" */
+    double price_per_1k_tokens;
+    double budget;                /* -1 = unlimited */
+    char *owned[10];              /* strings config points to (internal) */
+} plmm_connector_settings;
+
+/* PLMM_ERR_NOT_FOUND when the section is absent; PLMM_ERR_CONFIG naming the
+ * section and key for a missing or invalid value. Free with
+ * plmm_connector_settings_free (also after a failure). */
+PLMM_NODISCARD plmm_status plmm_connector_settings_read(const plmm_engine *engine,
+                                                        const char *section,
+                                                        plmm_connector_settings *out);
+void plmm_connector_settings_free(plmm_connector_settings *settings);
 
 #endif

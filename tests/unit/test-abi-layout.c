@@ -14,6 +14,7 @@
  */
 #include "plmm/audit.h"
 #include "plmm/backend.h"
+#include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
 #include "plmm/privacy.h"
 #include "plmm/vault.h"
