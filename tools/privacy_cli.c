@@ -174,7 +174,9 @@ int cli_privacy_path(cli_ctx *x, const char *given, const char *key, const char 
         if (mkdir(base, 0700) != 0 && errno != EEXIST)
             return cli_error("cannot create '%s': %s", base, strerror(errno));
     }
-    snprintf(out, size, "%s/%s", base, default_name);
+    int n = snprintf(out, size, "%s/%s", base, default_name);
+    if (n < 0 || (size_t)n >= size)
+        return cli_error("path of the %s is too long", default_name);
     return CLI_EXIT_OK;
 }
 
