@@ -67,21 +67,19 @@ PLMM_EXPORT plmm_status plmm_vault_kind_parse(const char *name, uint32_t *out)
 
 /* ---- memory ---- */
 
+/* Guarded, locked pages (sodium_malloc): mlock is page-granular, so a small
+ * key sharing a page with other data would be unlocked with it by munlock;
+ * sodium_malloc gives every secret pages of its own (locking is best
+ * effort: RLIMIT_MEMLOCK may be small). sodium_free wipes. */
 void *vault_secure_alloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
-    if (p != NULL)
-        (void)sodium_mlock(p, n ? n : 1); /* best effort: RLIMIT_MEMLOCK may be small */
-    return p;
+    return sodium_malloc(n ? n : 1);
 }
 
 void vault_secure_free(void *p, size_t n)
 {
-    if (p == NULL)
-        return;
-    sodium_memzero(p, n ? n : 1);
-    (void)sodium_munlock(p, n ? n : 1);
-    free(p);
+    (void)n;
+    sodium_free(p);
 }
 
 static void wipe_string(char *s)

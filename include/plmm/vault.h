@@ -19,7 +19,8 @@
  * fails to decrypt is never overwritten. A writable vault holds an
  * exclusive lock (flock on "PATH.lock") until it is closed.
  *
- * Keys live in locked memory (sodium_mlock) and are wiped on close.
+ * Keys and plaintext buffers live in guarded, locked pages (sodium_malloc)
+ * and are wiped when freed; item strings are wiped on close.
  * Forgetting an item rewrites the store without it under a fresh data key;
  * see docs/privacy.md for what that does and does not erase.
  *
