@@ -1,8 +1,8 @@
 /*
  * End to end: a question holding the user's name, e-mail address and IBAN
- * goes through the privacy layer and the openai connector to a loopback
- * expert (tests/privacy/echo_expert.py, which records every request body
- * and quotes the question back in 3-character SSE pieces).
+ * goes through the privacy layer (privacy_consult_chat, what the router
+ * calls) and the openai connector to a loopback expert (tests/privacy/echo_expert.py, which records
+ * every request body and quotes the question back in 3-character SSE pieces).
  *
  * Checked: the bytes the server received hold none of the personal values
  * (only placeholders); the streamed answer shown to the user has them
@@ -15,6 +15,7 @@
 #include "plmm/audit.h"
 #include "plmm/privacy.h"
 #include "plmm/vault.h"
+#include "privacy_consult.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -23,30 +24,24 @@ static const char *const personal[] = {
     "Anna", "Berger", "anna.berger@example.org", "AT61", "1904 3002", "19043002",
 };
 
-/* The connector hands one user pointer to both hooks: the guard comes
- * first, so the same pointer serves plmm_privacy_before_send. */
 typedef struct answer {
-    plmm_privacy_guard guard;
-    plmm_restorer *restorer;
     char text[4096];
     size_t len;
     int pieces;
     bool failed;
 } answer;
 
-static bool on_piece(void *user, const char *piece, size_t len)
+/* The restored pieces, as a chat front end would print them. */
+static bool shown(void *user, const char *piece, size_t len)
 {
     answer *a = user;
-    const char *out;
-    size_t n;
     a->pieces++;
-    if (plmm_restorer_feed(a->restorer, piece, len, &out, &n) != PLMM_OK ||
-        a->len + n >= sizeof(a->text)) {
+    if (a->len + len >= sizeof(a->text)) {
         a->failed = true;
         return false;
     }
-    memcpy(a->text + a->len, out, n);
-    a->len += n;
+    memcpy(a->text + a->len, piece, len);
+    a->len += len;
     a->text[a->len] = '\0';
     return true;
 }
@@ -123,40 +118,29 @@ int main(void)
     if (conn == NULL)
         return test_summary("test-privacy-e2e");
 
-    /* 1. the question, pseudonymized, to the expert; the answer restored */
+    /* 1. the question to the expert through the privacy layer; the answer
+     * streamed back and restored */
     const char *question = "Hi, I am Anna Berger (anna.berger@example.org). Is my account "
                            "AT61 1904 3002 3457 3201 eligible for the new savings plan?";
-    char *out = NULL;
-    plmm_pii_counts counts;
-    CHECK(plmm_privacy_outgoing(p, PLMM_SHARE_PSEUDONYMIZED, false, question, strlen(question),
-                                &out, &counts) == PLMM_OK);
+    static answer a; /* what the user is shown, piece by piece */
+    privacy_consult pc = {conn, p, audit, PLMM_SHARE_PSEUDONYMIZED, false, 64, -1, shown, &a};
+    plmm_connector_msg msgs[2] = {{"system", "You are a finance expert."}, {"user", question}};
+    privacy_consult_result res;
+    plmm_status st = privacy_consult_chat(&pc, msgs, 2, &res);
+    CHECK_MSG(st == PLMM_OK, "consult: %s", plmm_last_errmsg());
+    plmm_pii_counts counts = res.counts;
     CHECK(counts.n[PLMM_PII_PERSON] == 1 && counts.n[PLMM_PII_EMAIL] == 1 &&
           counts.n[PLMM_PII_IBAN] == 1);
-    static answer a;
-    a.guard = (plmm_privacy_guard){sizeof(a.guard), PLMM_SHARE_PSEUDONYMIZED, p, audit, counts};
-    plmm_privacy_guard *guard = &a.guard;
-    CHECK(plmm_restorer_create(p, &a.restorer) == PLMM_OK);
-    plmm_connector_msg msgs[2] = {{"system", "You are a finance expert."}, {"user", out}};
-    plmm_connector_request req = {msgs, 2, 64, -1, plmm_privacy_before_send, on_piece, &a};
-    plmm_connector_result res;
-    memset(&res, 0, sizeof(res));
-    plmm_status st = plmm_connector_chat(conn, &req, &res);
-    CHECK_MSG(st == PLMM_OK, "chat: %s", plmm_last_errmsg());
-    const char *rest;
-    size_t rn;
-    CHECK(plmm_restorer_finish(a.restorer, &rest, &rn) == PLMM_OK);
-    memcpy(a.text + a.len, rest, rn);
-    a.len += rn;
-    a.text[a.len] = '\0';
     CHECK(!a.failed && a.pieces > 10);
-    printf("expert saw:  %s\nuser sees:   %s\n", res.text != NULL ? res.text : "(none)", a.text);
+    printf("expert saw:  %s\nuser sees:   %s\n", res.raw.text != NULL ? res.raw.text : "(none)",
+           a.text);
+    CHECK(res.answer != NULL && strcmp(res.answer, a.text) == 0);
     CHECK_CONTAINS(a.text, "Anna Berger");
     CHECK_CONTAINS(a.text, "anna.berger@example.org");
     CHECK_CONTAINS(a.text, "AT61 1904 3002 3457 3201");
     CHECK(strstr(a.text, "<PERSON_1>") == NULL && strstr(a.text, "<IBAN_1>") == NULL);
-    plmm_connector_result_clear(&res);
-    plmm_restorer_destroy(a.restorer);
-    plmm_free(out);
+    CHECK_CONTAINS(res.raw.text, "<PERSON_1>");
+    privacy_consult_result_clear(&res);
 
     int n_req = 0;
     char *seen = captured(cap, &n_req);
@@ -169,28 +153,29 @@ int main(void)
     free(seen);
 
     /* 2. a request that still holds personal data is refused before sending */
+    plmm_privacy_guard guard = {sizeof(guard), PLMM_SHARE_PSEUDONYMIZED, p, audit, counts};
     plmm_connector_msg leak[1] = {{"user", "Tell B\\u0065rger's bank: ANNA BERGER"}};
-    plmm_connector_request req2 = {leak, 1, 16, -1, plmm_privacy_before_send, NULL, guard};
-    memset(&res, 0, sizeof(res));
-    st = plmm_connector_chat(conn, &req2, &res);
+    plmm_connector_request req2 = {leak, 1, 16, -1, plmm_privacy_before_send, NULL, &guard};
+    plmm_connector_result raw;
+    memset(&raw, 0, sizeof(raw));
+    st = plmm_connector_chat(conn, &req2, &raw);
     CHECK_MSG(st == PLMM_ERR_DENIED, "a leaking request was not refused: %d", st);
     CHECK(strstr(plmm_last_errmsg(), "ANNA") == NULL);
-    plmm_connector_result_clear(&res);
+    plmm_connector_result_clear(&raw);
     seen = captured(cap, &n_req);
     CHECK_MSG(n_req == 1, "the refused request reached the server");
     free(seen);
 
     /* 3. share = none: only bare category tokens leave */
-    CHECK(plmm_privacy_outgoing(p, PLMM_SHARE_NONE, false, question, strlen(question), &out,
-                                &counts) == PLMM_OK);
-    guard->share = PLMM_SHARE_NONE;
-    guard->counts = counts;
-    msgs[1].content = out;
-    plmm_connector_request req3 = {msgs, 2, 16, -1, plmm_privacy_before_send, NULL, guard};
-    memset(&res, 0, sizeof(res));
-    CHECK(plmm_connector_chat(conn, &req3, &res) == PLMM_OK);
-    plmm_connector_result_clear(&res);
-    plmm_free(out);
+    pc.share = PLMM_SHARE_NONE;
+    pc.on_piece = NULL;
+    CHECK(privacy_consult_chat(&pc, msgs, 2, &res) == PLMM_OK);
+    CHECK(res.counts.n[PLMM_PII_PERSON] == 1);
+    privacy_consult_result_clear(&res);
+    /* share = full without the opt-in: refused, nothing sent */
+    pc.share = PLMM_SHARE_FULL;
+    CHECK(privacy_consult_chat(&pc, msgs, 2, &res) == PLMM_ERR_DENIED);
+    privacy_consult_result_clear(&res);
     seen = captured(cap, &n_req);
     CHECK(n_req == 2);
     CHECK_CONTAINS(seen, "<PERSON>");
