@@ -166,6 +166,20 @@ int main(void)
     CHECK_MSG(n_req == 1, "the refused request reached the server");
     free(seen);
 
+    /* the same without streaming: the whole answer is restored at once */
+    plmm_connector *plain = NULL;
+    cfg.stream = false;
+    CHECK(plmm_connector_open(NULL, &cfg, &plain) == PLMM_OK);
+    privacy_consult pc2 = pc;
+    pc2.connector = plain;
+    pc2.on_piece = NULL;
+    if (plain != NULL) {
+        CHECK(privacy_consult_chat(&pc2, msgs, 2, &res) == PLMM_OK);
+        CHECK(res.answer != NULL && strstr(res.answer, "Anna Berger (anna.berger@example.org)"));
+        privacy_consult_result_clear(&res);
+        plmm_connector_close(plain);
+    }
+
     /* 3. share = none: only bare category tokens leave */
     pc.share = PLMM_SHARE_NONE;
     pc.on_piece = NULL;
@@ -177,18 +191,18 @@ int main(void)
     CHECK(privacy_consult_chat(&pc, msgs, 2, &res) == PLMM_ERR_DENIED);
     privacy_consult_result_clear(&res);
     seen = captured(cap, &n_req);
-    CHECK(n_req == 2);
+    CHECK(n_req == 3);
     CHECK_CONTAINS(seen, "<PERSON>");
     for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++)
         CHECK_MSG(strstr(seen, personal[i]) == NULL, "the expert received '%s'", personal[i]);
     free(seen);
 
-    /* 4. the audit log: three attempts (sent, refused, sent), verified */
+    /* 4. the audit log: four attempts (sent, refused, sent, sent), verified */
     plmm_connector_close(conn);
     plmm_audit_close(audit);
     plmm_audit_report r = {.struct_size = sizeof(r)};
     CHECK(plmm_audit_verify(log, NULL, &r) == PLMM_OK);
-    CHECK_MSG(r.ok && r.n_entries == 3, "audit: ok=%u n=%llu %s", r.ok,
+    CHECK_MSG(r.ok && r.n_entries == 4, "audit: ok=%u n=%llu %s", r.ok,
               (unsigned long long)r.n_entries, r.message);
     FILE *f = fopen(log, "r");
     char buf[4096] = "";
