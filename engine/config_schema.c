@@ -7,7 +7,7 @@
  * A family of sections whose keys a plugin declares ([backend.NAME]) has
  * no table: its keys are checked against the plugin's schema when the
  * plugin loads. [expert.NAME] will be such a family too; [tmodel],
- * [privacy], [ledger] and [server] will be plain tables.
+ * [privacy], [ledger] and [server] are plain tables.
  */
 #include "config.h"
 #include "errors.h"
@@ -101,6 +101,45 @@ static const plmm_option_schema privacy_keys[] = {
      "most bytes of vault context per question"},
 };
 
+/* ---- [server] ---- */
+
+static const plmm_option_schema server_keys[] = {
+    {"host", PLMM_OPT_STRING, 0, "127.0.0.1", NO_RANGE, NULL,
+     "address `plmm serve` listens on (an IPv4 or IPv6 address or a host name); "
+     "0.0.0.0 exposes the server to the network"},
+    {"port", PLMM_OPT_INT, 0, "8080", 0, 65535, NULL,
+     "TCP port; 0 = any free port (the chosen one is printed)"},
+    {"slots", PLMM_OPT_INT, 0, "1", 1, 64, NULL,
+     "requests generated in parallel, each with its own session (KV cache)"},
+    {"queue", PLMM_OPT_INT, 0, "16", 0, 4096, NULL,
+     "requests that may wait for a free slot; more get 503"},
+    {"ctx", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "context length of each slot in tokens (prompt + answer); 0 = engine.context"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL,
+     "most tokens one request may generate, and the default when it gives no max_tokens"},
+    {"max_body_bytes", PLMM_OPT_INT, 0, "1048576", 256, 1073741824, NULL,
+     "largest request body accepted; larger ones get 413"},
+    {"max_connections", PLMM_OPT_INT, 0, "64", 2, 65536, NULL,
+     "open connections at most; must exceed slots + queue"},
+    {"idle_timeout", PLMM_OPT_INT, 0, "60", 0, 86400, NULL,
+     "seconds a connection may stay silent before it is closed; 0 = never"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "when set, every /v1 request needs the header 'Authorization: Bearer KEY'"},
+    {"model_id", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "model name in /v1/models and responses; unset = the model file's name without .gguf"},
+    {"request_log", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "append one JSON line per request to this file (time, remote, method, path, status, "
+     "model, token counts, duration); unset = no log"},
+    {"log_bodies", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "also write each request body into the request log"},
+    {"bundles_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "directory of update bundles served read-only at GET /v1/bundles/NAME; unset = none"},
+    {"shutdown_grace_ms", PLMM_OPT_INT, 0, "5000", 0, 600000, NULL,
+     "on SIGINT/SIGTERM, how long running requests may finish before they are cancelled"},
+    {"token_delay_ms", PLMM_OPT_INT, 0, "0", 0, 60000, NULL,
+     "pause after each generated token, to play a slow server when testing clients; 0 = off"},
+};
+
 /* ---- [tmodel] ---- */
 
 /* The same key names as the engine's keys of [expert.NAME]: both configure an
@@ -164,6 +203,10 @@ static const plmm_config_section_def sections[] = {
      "The encrypted personal store (vault), personalisation and the audit log "
      "(see docs/privacy.md).",
      privacy_keys, COUNT(privacy_keys)},
+    {"server",
+     "The OpenAI-compatible HTTP server of `plmm serve` (docs/server.md): address, "
+     "parallel slots, the request queue, limits, authentication and the request log.",
+     server_keys, COUNT(server_keys)},
     {"tmodel",
      "The T-model: a large general model consulted when neither the P-model nor an expert "
      "should answer. Configured like an expert's E-model, with the same connector kinds and "

@@ -226,6 +226,7 @@ double cli_now_ms(void);
 extern const cli_command cmd_run_desc, cmd_chat_desc, cmd_tokenize_desc, cmd_logits_desc,
     cmd_info_desc, cmd_backends_desc, cmd_bench_desc;
 extern const cli_command cmd_vault_desc, cmd_audit_desc;
+extern const cli_command cmd_serve_desc;
 
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
@@ -236,5 +237,6 @@ int cmd_backends(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_vault(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -4,6 +4,8 @@
  */
 #include "cli.h"
 
+#include "plmm/lora.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 enum {
     OPT_N_PREDICT = OPT_CMD_START,
     OPT_IDS,
+    OPT_LORA,
+    OPT_LORA_SCALE,
 };
 
 static const cli_opt run_opts[] = {
@@ -24,19 +28,24 @@ static const cli_opt run_opts[] = {
     {OPT_REPEAT_PENALTY, 0, "repeat-penalty", "R", "repetition penalty, 1 = off"},
     {OPT_SEED, 0, "seed", "S", "sampling seed"},
     {OPT_IDS, 0, "ids", NULL, "print the generated token ids instead of text"},
+    {OPT_LORA, 0, "lora", "FILE", "apply a GGUF LoRA adapter to the model"},
+    {OPT_LORA_SCALE, 0, "lora-scale", "S", "scale of the adapter (1)"},
     {0, 0, NULL, NULL, NULL},
 };
 
 const cli_command cmd_run_desc = {
     .name = "run",
     .summary = "Generate text that continues a prompt.",
-    .synopsis = "(-p PROMPT | -f FILE) [-n N] [sampling options] [-m MODEL] [-c FILE.ini]",
+    .synopsis = "(-p PROMPT | -f FILE) [-n N] [sampling options] [--lora FILE [--lora-scale S]]\n"
+                "  [-m MODEL] [-c FILE.ini]",
     .details = "The prompt is tokenized with the model's BOS token, evaluated, and the\n"
                "continuation is streamed to stdout token by token (not the prompt itself).\n"
                "Generation stops after N tokens, at an end-of-generation token or when the\n"
                "context is full. A timings line goes to stderr. Unset sampling options come\n"
                "from the configuration's [sampling] section. An empty prompt or one that is\n"
-               "not valid UTF-8 is an error; -n 0 evaluates the prompt and generates nothing.",
+               "not valid UTF-8 is an error; -n 0 evaluates the prompt and generates nothing.\n"
+               "--lora adds a LoRA adapter (llama.cpp's convert_lora_to_gguf.py format) to\n"
+               "every adapted matmul, scaled by S times its alpha / rank.",
     .opts = run_opts,
     .needs_model = true,
 };
@@ -78,6 +87,9 @@ int cmd_run(int argc, char **argv)
     int64_t n_predict = 128;
     cli_sampling sf;
     bool print_ids = false;
+    const char *lora_path = NULL;
+    float lora_scale = 1.0f;
+    plmm_lora *lora = NULL;
     int r, code = CLI_EXIT_USAGE;
     size_t n_gen = 0;
     plmm_status st;
@@ -95,6 +107,12 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_IDS:
             print_ids = true;
+            break;
+        case OPT_LORA:
+            lora_path = v;
+            break;
+        case OPT_LORA_SCALE:
+            ok = cli_parse_float(cmd, o, v, &lora_scale);
             break;
         }
         if (!ok)
@@ -115,6 +133,13 @@ int cmd_run(int argc, char **argv)
     code = cli_set_sampling(&x, &sf);
     if (code != CLI_EXIT_OK)
         goto out;
+    if (lora_path != NULL) {
+        if ((st = plmm_lora_load(x.model, lora_path, &lora)) != PLMM_OK ||
+            (st = plmm_session_set_lora(x.session, lora, lora_scale)) != PLMM_OK) {
+            code = cli_api_error(st);
+            goto out;
+        }
+    }
 
     stream_state ss = {.ids = print_ids};
     st = plmm_session_generate(x.session, pr.ids, pr.n_ids, (int32_t)n_predict, on_token, &ss,
@@ -144,5 +169,6 @@ int cmd_run(int argc, char **argv)
 out:
     cli_prompt_free(&pr);
     cli_ctx_close(&x);
+    plmm_lora_free(lora); /* after the session that used it */
     return code;
 }

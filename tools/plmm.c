@@ -23,6 +23,7 @@ static const command_entry commands[] = {
     {&cmd_bench_desc, cmd_bench},
     {&cmd_vault_desc, cmd_vault},
     {&cmd_audit_desc, cmd_audit},
+    {&cmd_serve_desc, cmd_serve},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

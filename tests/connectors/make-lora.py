@@ -11,6 +11,8 @@ the base model run with the adapter at that scale.
 
 Usage:
   make-lora.py BASE.gguf OUTDIR [--rank R] [--alpha A] [--scale S] [--seed N]
+  make-lora.py BASE.gguf OUTDIR --adapter-only [--rank R]   (any tensor types: only
+               lora-f32.gguf and lora-f16.gguf, e.g. for speed measurements)
 
 Writes in OUTDIR:
   lora-f32.gguf          adapter, F32 tensors
@@ -64,7 +66,7 @@ class Reader:
         return self.take(SCALAR[t])
 
 
-def read_gguf(path):
+def read_gguf(path, shapes_only=False):
     data = open(path, "rb").read()
     r = Reader(data)
     if data[:4] != b"GGUF":
@@ -96,6 +98,9 @@ def read_gguf(path):
         n = 1
         for x in ne:
             n *= x
+        if shapes_only:
+            tensors.append((name, ne, None))
+            continue
         if dt != DT_F32:
             sys.exit("make-lora: tensor '%s' is not F32; use an F32 base model" % name)
         vals = list(struct.unpack_from("<%df" % n, data, base + off))
@@ -169,9 +174,10 @@ def main():
     ap.add_argument("--alpha", type=float, default=8.0)
     ap.add_argument("--scale", type=float, default=0.75)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--adapter-only", action="store_true")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    version, kv, tensors = read_gguf(a.base)
+    version, kv, tensors = read_gguf(a.base, a.adapter_only)
     arch = next(v for k, t, v in kv if k == "general.architecture")
     os.makedirs(a.outdir, exist_ok=True)
 
@@ -191,6 +197,8 @@ def main():
         B = [small() for _ in range(n_out * r)]  # n_out rows of r: B[o][k]
         lora.append((name + ".lora_a", [n_in, r], A))
         lora.append((name + ".lora_b", [r, n_out], B))
+        if a.adapter_only:
+            continue
         merged = list(vals)
         for o in range(n_out):
             bo = B[o * r:(o + 1) * r]
@@ -206,6 +214,9 @@ def main():
             ("adapter.type", T_STR, "lora"), ("adapter.lora.alpha", T_F32, a.alpha)]
     write_gguf(os.path.join(a.outdir, "lora-f32.gguf"), head, lora)
     write_gguf(os.path.join(a.outdir, "lora-f16.gguf"), head, lora, DT_F16)
+    if a.adapter_only:
+        print("make-lora: %d adapted weights, rank %d (adapter only)" % (len(lora) // 2, r))
+        return
     merged = [(n, ne, delta.get(n, v)) for n, ne, v in tensors]
     write_gguf(os.path.join(a.outdir, "merged.gguf"), kv, merged)
 

@@ -18,6 +18,7 @@
 #include "plmm/plmm.h"
 #include "plmm/privacy.h"
 #include "plmm/vault.h"
+#include "plmm/server.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -291,6 +292,14 @@ static const layout layouts[] = {
     FIELD(plmm_privacy_guard, privacy, 8, 8),
     FIELD(plmm_privacy_guard, audit, 16, 8),
     FIELD(plmm_privacy_guard, counts, 24, 64),
+    /* plmm_server_params (server.h) */
+    SIZE(plmm_server_params, 40, 8),
+    FIELD(plmm_server_params, struct_size, 0, 4),
+    FIELD(plmm_server_params, port, 4, 4),
+    FIELD(plmm_server_params, host, 8, 8),
+    FIELD(plmm_server_params, model_id, 16, 8),
+    FIELD(plmm_server_params, receipt, 24, 8),
+    FIELD(plmm_server_params, receipt_user, 32, 8),
 };
 
 typedef struct value {
