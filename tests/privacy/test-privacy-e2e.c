@@ -18,6 +18,7 @@
 #include "privacy_consult.h"
 
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const personal[] = {
@@ -46,19 +47,39 @@ static bool shown(void *user, const char *piece, size_t len)
     return true;
 }
 
-/* All captured request bodies, concatenated; *count receives how many. */
-static char *captured(const char *dir, int *count)
+/* All captured request bodies, concatenated; *count receives how many.
+ * The capture is a directory of request-N.json files (echo_expert.py) or
+ * the JSON-lines request log of plmm serve (one line per request). */
+static char *captured(const char *where, int *count)
 {
     char *all = calloc(1, 1);
     size_t n = 0;
     *count = 0;
-    DIR *d = opendir(dir);
+    FILE *lf = fopen(where, "r");
+    DIR *d = NULL;
+    if (lf != NULL && opendir(where) == NULL) {
+        char line[16384];
+        while (fgets(line, sizeof(line), lf) != NULL) {
+            if (strstr(line, "chat/completions") == NULL)
+                continue;
+            size_t got = strlen(line);
+            all = realloc(all, n + got + 1);
+            memcpy(all + n, line, got + 1);
+            n += got;
+            (*count)++;
+        }
+        fclose(lf);
+        return all;
+    }
+    if (lf != NULL)
+        fclose(lf);
+    d = opendir(where);
     struct dirent *de;
     while (d != NULL && (de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, "request-", 8) != 0)
             continue;
         char p[1024];
-        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+        snprintf(p, sizeof(p), "%s/%s", where, de->d_name);
         FILE *f = fopen(p, "rb");
         if (f == NULL)
             continue;
@@ -76,11 +97,29 @@ static char *captured(const char *dir, int *count)
     return all;
 }
 
+/* captured(), waiting up to 3 s for at least `want` requests: a server
+ * may write its log line just after the answer went out. */
+static char *captured_wait(const char *where, int want, int *count)
+{
+    for (int i = 0;; i++) {
+        char *all = captured(where, count);
+        if (*count >= want || i == 60)
+            return all;
+        free(all);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int main(void)
 {
     const char *url = getenv("PLMM_EXPERT_URL"), *cap = getenv("PLMM_CAPTURE_DIR");
+    /* echo: the loopback expert quotes the question back, so the restored
+     * answer must show the values; a real model (plmm serve) answers freely */
+    bool echo = getenv("PLMM_EXPERT_IS_MODEL") == NULL;
     if (url == NULL || cap == NULL)
-        TEST_SKIP("run through tests/privacy/echo_expert.py (PLMM_EXPERT_URL unset)");
+        TEST_SKIP("run through tests/privacy/echo_expert.py or run-with-serve.sh "
+                  "(PLMM_EXPERT_URL unset)");
     char dir[256], vpath[300], log[300];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/plmm-e2e-XXXXXX", tmp != NULL ? tmp : "/tmp");
@@ -131,23 +170,25 @@ int main(void)
     plmm_pii_counts counts = res.counts;
     CHECK(counts.n[PLMM_PII_PERSON] == 1 && counts.n[PLMM_PII_EMAIL] == 1 &&
           counts.n[PLMM_PII_IBAN] == 1);
-    CHECK(!a.failed && a.pieces > 10);
-    printf("expert saw:  %s\nuser sees:   %s\n", res.raw.text != NULL ? res.raw.text : "(none)",
+    CHECK(!a.failed && a.pieces > (echo ? 10 : 0));
+    printf("expert wrote: %s\nuser sees:    %s\n", res.raw.text != NULL ? res.raw.text : "(none)",
            a.text);
     CHECK(res.answer != NULL && strcmp(res.answer, a.text) == 0);
-    CHECK_CONTAINS(a.text, "Anna Berger");
-    CHECK_CONTAINS(a.text, "anna.berger@example.org");
-    CHECK_CONTAINS(a.text, "AT61 1904 3002 3457 3201");
-    CHECK(strstr(a.text, "<PERSON_1>") == NULL && strstr(a.text, "<IBAN_1>") == NULL);
-    CHECK_CONTAINS(res.raw.text, "<PERSON_1>");
+    if (echo) {
+        CHECK_CONTAINS(a.text, "Anna Berger");
+        CHECK_CONTAINS(a.text, "anna.berger@example.org");
+        CHECK_CONTAINS(a.text, "AT61 1904 3002 3457 3201");
+        CHECK(strstr(a.text, "<PERSON_1>") == NULL && strstr(a.text, "<IBAN_1>") == NULL);
+        CHECK_CONTAINS(res.raw.text, "<PERSON_1>");
+    }
     privacy_consult_result_clear(&res);
 
     int n_req = 0;
-    char *seen = captured(cap, &n_req);
-    CHECK(n_req == 1);
-    CHECK_CONTAINS(seen, "<PERSON_1>");
-    CHECK_CONTAINS(seen, "<EMAIL_1>");
-    CHECK_CONTAINS(seen, "<IBAN_1>");
+    char *seen = captured_wait(cap, 1, &n_req);
+    CHECK_MSG(n_req == 1, "%d requests captured", n_req);
+    CHECK_CONTAINS(seen, "PERSON_1");
+    CHECK_CONTAINS(seen, "EMAIL_1");
+    CHECK_CONTAINS(seen, "IBAN_1");
     for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++)
         CHECK_MSG(strstr(seen, personal[i]) == NULL, "the expert received '%s'", personal[i]);
     free(seen);
@@ -175,7 +216,8 @@ int main(void)
     pc2.on_piece = NULL;
     if (plain != NULL) {
         CHECK(privacy_consult_chat(&pc2, msgs, 2, &res) == PLMM_OK);
-        CHECK(res.answer != NULL && strstr(res.answer, "Anna Berger (anna.berger@example.org)"));
+        CHECK(res.answer != NULL &&
+              (!echo || strstr(res.answer, "Anna Berger (anna.berger@example.org)")));
         privacy_consult_result_clear(&res);
         plmm_connector_close(plain);
     }
@@ -190,9 +232,9 @@ int main(void)
     pc.share = PLMM_SHARE_FULL;
     CHECK(privacy_consult_chat(&pc, msgs, 2, &res) == PLMM_ERR_DENIED);
     privacy_consult_result_clear(&res);
-    seen = captured(cap, &n_req);
+    seen = captured_wait(cap, 3, &n_req);
     CHECK(n_req == 3);
-    CHECK_CONTAINS(seen, "<PERSON>");
+    CHECK_CONTAINS(seen, "PERSON>");
     for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++)
         CHECK_MSG(strstr(seen, personal[i]) == NULL, "the expert received '%s'", personal[i]);
     free(seen);
