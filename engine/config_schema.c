@@ -99,6 +99,9 @@ static const plmm_option_schema privacy_keys[] = {
      "most vault items added as context per question"},
     {"context_bytes", PLMM_OPT_INT, 0, "2048", 64, 65536, NULL,
      "most bytes of vault context per question"},
+    {"remember_history", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "with personalise: store each chat turn (question and answer) in the vault as history, "
+     "so later questions can draw on it"},
 };
 
 /* ---- [server] ---- */

@@ -43,7 +43,8 @@ const cli_command cmd_chat_desc = {
                "is a terminal a '> ' prompt is shown and errors do not end the chat.\n"
                "With [privacy] personalise = true, the vault items relevant to each line\n"
                "(chosen locally) are put in front of it; the vault's passphrase comes from\n"
-               "[privacy] key_file, PLMM_VAULT_PASSPHRASE or the terminal.",
+               "[privacy] key_file, PLMM_VAULT_PASSPHRASE or the terminal. With\n"
+               "[privacy] remember_history = true each turn is also stored in the vault.",
     .opts = chat_opts,
     .needs_model = true,
 };
@@ -67,6 +68,7 @@ typedef struct chat {
 
     plmm_vault *vault; /* [privacy] personalise: the user's store, else NULL */
     size_t ctx_items, ctx_bytes;
+    bool remember; /* [privacy] remember_history: turns go into the vault */
 
     char *reply; /* text generated in this turn */
     size_t reply_len, reply_cap, last_piece_len;
@@ -276,6 +278,20 @@ static int chat_turn(chat *ch, const char *line, size_t line_len)
         code = cli_error("out of memory");
         goto out_reset;
     }
+    if (ch->remember) {
+        size_t n = line_len + (ch->reply_len - skip) + 16;
+        char *turn = malloc(n);
+        st = PLMM_ERR_NOMEM;
+        if (turn != NULL) {
+            snprintf(turn, n, "Q: %.*s\nA: %.*s", (int)line_len, line, (int)(ch->reply_len - skip),
+                     ch->reply + skip);
+            st = plmm_vault_add(ch->vault, PLMM_VAULT_HISTORY, PLMM_PII_NONE, turn, NULL, 0);
+            explicit_bzero(turn, n);
+            free(turn);
+        }
+        if (st != PLMM_OK)
+            fprintf(stderr, "plmm: warn: turn not stored in the vault: %s\n", plmm_last_errmsg());
+    }
     free(ids);
     return CLI_EXIT_OK;
 
@@ -410,7 +426,10 @@ int cmd_chat(int argc, char **argv)
                          strcmp(pers, "on") == 0 || strcmp(pers, "1") == 0)) {
         cli_secret sec = {.env_name = "PLMM_VAULT_PASSPHRASE", .prompt = "vault passphrase: "};
         cli_no_core_dumps();
-        code = cli_open_vault(&x, NULL, &sec, 0, &ch.vault);
+        const char *rem = cli_config_value(&x, "privacy.remember_history");
+        ch.remember = rem != NULL && (strcmp(rem, "true") == 0 || strcmp(rem, "yes") == 0 ||
+                                      strcmp(rem, "on") == 0 || strcmp(rem, "1") == 0);
+        code = cli_open_vault(&x, NULL, &sec, ch.remember ? PLMM_VAULT_WRITE : 0, &ch.vault);
         if (code != CLI_EXIT_OK)
             goto out;
         const char *ci = cli_config_value(&x, "privacy.context_items");

@@ -167,6 +167,12 @@ if [ -f "$MODEL" ]; then
         fail "chat with personalise"
     has "$TMP/err" "bytes of vault context for this turn" "chat personalises"
     lacks "$TMP/err" "Dentist" "vault text not logged"
+    checks=$((checks + 1))
+    printf 'Remember the blue bicycle\n' | "$PLMM" chat -m "$MODEL" -n 4 \
+        --set privacy.personalise=true --set privacy.remember_history=true \
+        --set privacy.vault="$TMP/c.plmm" >"$TMP/out" 2>"$TMP/err" || fail "chat with remember_history"
+    expect 0 "history stored" -- "$PLMM" vault list --values --vault "$TMP/c.plmm"
+    has "$TMP/out" "history.2	history	-	Q: Remember the blue bicycle" "chat turn stored as history"
 else
     echo "SKIP: chat personalisation (no $MODEL)"
 fi
