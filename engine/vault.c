@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -556,6 +557,38 @@ PLMM_EXPORT plmm_status plmm_vault_export_json(const plmm_vault *v, char **out)
     if (r == NULL)
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
     *out = r;
+    return PLMM_OK;
+}
+
+PLMM_EXPORT plmm_status plmm_data_path(const char *name, bool create_dir, char *out, size_t size)
+{
+    if (name == NULL || out == NULL || size == 0)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    char base[4096];
+    if (xdg != NULL && xdg[0] == '/')
+        snprintf(base, sizeof(base), "%s/plmm", xdg);
+    else if (home != NULL && home[0] != '\0')
+        snprintf(base, sizeof(base), "%s/.local/share/plmm", home);
+    else
+        return plmm_err(PLMM_ERR_NOT_FOUND,
+                        "no place for '%s': neither XDG_DATA_HOME nor HOME "
+                        "is set",
+                        name);
+    if (create_dir) {
+        char parent[4096];
+        snprintf(parent, sizeof(parent), "%s", base);
+        char *slash = strrchr(parent, '/');
+        if (slash != NULL && slash != parent) {
+            *slash = '\0';
+            (void)mkdir(parent, 0755); /* ~/.local/share may be missing */
+        }
+        if (mkdir(base, 0700) != 0 && errno != EEXIST)
+            return plmm_err(PLMM_ERR_IO, "cannot create '%s': %s", base, strerror(errno));
+    }
+    int n = snprintf(out, size, "%s/%s", base, name);
+    if (n < 0 || (size_t)n >= size)
+        return plmm_err(PLMM_ERR_RANGE, "path of '%s' too long", name);
     return PLMM_OK;
 }
 

@@ -154,29 +154,9 @@ int cli_privacy_path(cli_ctx *x, const char *given, const char *key, const char 
         snprintf(out, size, "%s", v);
         return CLI_EXIT_OK;
     }
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    char base[4096];
-    if (xdg != NULL && xdg[0] == '/')
-        snprintf(base, sizeof(base), "%s/plmm", xdg);
-    else if (home != NULL && home[0] != '\0')
-        snprintf(base, sizeof(base), "%s/.local/share/plmm", home);
-    else
-        return cli_error("no place for the %s: set [%s] or HOME", default_name, key);
-    if (create_dir) {
-        char parent[4096];
-        snprintf(parent, sizeof(parent), "%s", base);
-        char *slash = strrchr(parent, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            (void)mkdir(parent, 0755);
-        }
-        if (mkdir(base, 0700) != 0 && errno != EEXIST)
-            return cli_error("cannot create '%s': %s", base, strerror(errno));
-    }
-    int n = snprintf(out, size, "%s/%s", base, default_name);
-    if (n < 0 || (size_t)n >= size)
-        return cli_error("path of the %s is too long", default_name);
+    plmm_status st = plmm_data_path(default_name, create_dir, out, size);
+    if (st != PLMM_OK)
+        return cli_api_error(st);
     return CLI_EXIT_OK;
 }
 

@@ -149,6 +149,13 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_rekey(plmm_vault *vault,
  * (it is wiped first). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_export_json(const plmm_vault *vault, char **out);
 
+/* Where plmm keeps the user's files by default (the vault, the audit log):
+ * "${XDG_DATA_HOME:-$HOME/.local/share}/plmm/NAME". create_dir: create the
+ * plmm folder (mode 0700) when absent. PLMM_ERR_NOT_FOUND when neither
+ * variable is set, PLMM_ERR_RANGE when out is too small. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_data_path(const char *name, bool create_dir, char *out,
+                                                      size_t size);
+
 /* Write a new random key file (mode 0600, an existing file is an error). */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_keygen(const char *path);
 

@@ -430,6 +430,21 @@ static void test_moderate(void)
     plmm_vault_close(v);
 }
 
+static void test_data_path(void)
+{
+    char p[512], want[512];
+    setenv("XDG_DATA_HOME", dir, 1);
+    CHECK(plmm_data_path("vault.plmm", true, p, sizeof(p)) == PLMM_OK);
+    snprintf(want, sizeof(want), "%s/plmm/vault.plmm", dir);
+    CHECK(strcmp(p, want) == 0);
+    struct stat st;
+    snprintf(want, sizeof(want), "%s/plmm", dir);
+    CHECK(stat(want, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+    CHECK(plmm_data_path("vault.plmm", false, p, 8) == PLMM_ERR_RANGE);
+    rmdir(want);
+    unsetenv("XDG_DATA_HOME");
+}
+
 static void cleanup(void)
 {
     DIR *d = opendir(dir);
@@ -461,6 +476,7 @@ int main(void)
     test_forget_rekey();
     test_select();
     test_moderate();
+    test_data_path();
     cleanup();
     return test_summary("test-vault");
 }
