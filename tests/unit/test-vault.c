@@ -289,6 +289,8 @@ static void test_kill9(void)
     plmm_vault *v = NULL;
     CHECK(plmm_vault_create(p, &s, &v) == PLMM_OK);
     CHECK(plmm_vault_set(v, PLMM_VAULT_FACT, 0, "n", "0") == PLMM_OK);
+    CHECK(plmm_vault_set(v, PLMM_VAULT_FACT, PLMM_PII_OTHER, "marker", "Zebra-Plaintext-Marker") ==
+          PLMM_OK);
     plmm_vault_close(v);
     long last = 0;
     unsigned seed = (unsigned)time(NULL);
@@ -334,7 +336,10 @@ static void test_kill9(void)
     }
     CHECK_MSG(progressed > 0, "the writer never completed a write in %d rounds", rounds);
     printf("kill -9: %d rounds, %ld states written, every reopen consistent\n", rounds, last);
-    /* leftovers of killed writers are removed by the next writer */
+    /* temporaries a killed writer left hold ciphertext only ... */
+    const char *const words[] = {"Zebra-Plaintext-Marker", NULL};
+    check_no_plaintext(words, "after kill -9");
+    /* ... and are removed by the next writer */
     CHECK(plmm_vault_open(p, &s, PLMM_VAULT_WRITE, &v) == PLMM_OK);
     plmm_vault_close(v);
     DIR *d = opendir(dir);
