@@ -56,8 +56,8 @@ static char *captured(const char *where, int *count)
     size_t n = 0;
     *count = 0;
     FILE *lf = fopen(where, "r");
-    DIR *d = NULL;
-    if (lf != NULL && opendir(where) == NULL) {
+    DIR *d = opendir(where);
+    if (lf != NULL && d == NULL) {
         char line[16384];
         while (fgets(line, sizeof(line), lf) != NULL) {
             if (strstr(line, "chat/completions") == NULL)
@@ -73,7 +73,6 @@ static char *captured(const char *where, int *count)
     }
     if (lf != NULL)
         fclose(lf);
-    d = opendir(where);
     struct dirent *de;
     while (d != NULL && (de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, "request-", 8) != 0)
