@@ -45,6 +45,24 @@ static bool is_word(unsigned char c)
     return pii_is_alnum(c) || c >= 0x80 || c == '_';
 }
 
+/* Lower case of a code point below U+0800 (Latin-1, Latin Extended-A,
+ * Greek, Cyrillic), else the code point itself. */
+uint32_t pii_lower_cp(uint32_t cp)
+{
+    if ((cp >= 0xc0 && cp <= 0xde && cp != 0xd7) || (cp >= 0x391 && cp <= 0x3a9 && cp != 0x3a2) ||
+        (cp >= 0x410 && cp <= 0x42f))
+        return cp + 0x20;
+    if (cp >= 0x400 && cp <= 0x40f)
+        return cp + 0x50;
+    if (((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14a && cp <= 0x177)) && cp % 2 == 0)
+        return cp + 1;
+    if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17e)) && cp % 2 == 1)
+        return cp + 1;
+    if (cp == 0x178)
+        return 0xff;
+    return cp;
+}
+
 size_t pii_fold_char(const unsigned char *p, size_t i, size_t n, unsigned char out[2],
                      size_t *out_n)
 {
@@ -54,9 +72,10 @@ size_t pii_fold_char(const unsigned char *p, size_t i, size_t n, unsigned char o
         *out_n = 1;
         return 1;
     }
-    if (c == 0xc3 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9e && p[i + 1] != 0x97) {
-        out[0] = 0xc3;
-        out[1] = (unsigned char)(p[i + 1] + 0x20);
+    if (c >= 0xc2 && c <= 0xdf && i + 1 < n && (p[i + 1] & 0xc0) == 0x80) {
+        uint32_t cp = pii_lower_cp((uint32_t)(c & 0x1f) << 6 | (p[i + 1] & 0x3f));
+        out[0] = (unsigned char)(0xc0 | cp >> 6);
+        out[1] = (unsigned char)(0x80 | (cp & 0x3f));
         *out_n = 2;
         return 2;
     }

@@ -57,8 +57,11 @@ void privacy_detect_patterns(const char *text, size_t len, bool only_validated, 
 
 /* Helpers shared with privacy_known.c. */
 bool pii_is_alnum(unsigned char c);
-/* Lower-case an ASCII or Latin-1-supplement (UTF-8 C3 xx) character at
- * p[i] into out (1 or 2 bytes); returns bytes consumed. */
+/* Lower case of a code point below U+0800 (Latin-1, Latin Extended-A,
+ * Greek, Cyrillic), else the code point itself. */
+uint32_t pii_lower_cp(uint32_t cp);
+/* Lower-case the character at p[i] (ASCII, Latin-1, Latin Extended-A,
+ * Greek, Cyrillic) into out (1 or 2 bytes); returns bytes consumed. */
 size_t pii_fold_char(const unsigned char *p, size_t i, size_t n, unsigned char out[2],
                      size_t *out_n);
 
@@ -66,6 +69,9 @@ size_t pii_fold_char(const unsigned char *p, size_t i, size_t n, unsigned char o
 
 PLMM_NODISCARD plmm_status known_add(plmm_privacy *p, uint32_t category, const char *value);
 void known_free(plmm_privacy *p);
+/* Add text (folded here) as a known value with the given match mode. */
+PLMM_NODISCARD plmm_status known_push_text(plmm_privacy *p, uint32_t category, uint32_t mode,
+                                           const char *text, size_t n);
 /* Append a span for every place a known value occurs in text. */
 void known_find(const known_value *known, size_t n_known, const char *text, size_t len,
                 span_list *out);

@@ -273,6 +273,12 @@ plmm_status known_add(plmm_privacy *p, uint32_t category, const char *value)
     return s;
 }
 
+plmm_status known_push_text(plmm_privacy *p, uint32_t category, uint32_t mode,
+                            const char *text, size_t n)
+{
+    return add_text(p, category, mode, text, n);
+}
+
 void known_free(plmm_privacy *p)
 {
     for (size_t i = 0; i < p->n_known; i++) {

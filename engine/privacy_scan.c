@@ -6,10 +6,10 @@
  * through in disguise: JSON string escapes are decoded (\u00fc, surrogate
  * pairs, \n, \"), zero-width characters and soft hyphens are dropped,
  * fullwidth ASCII and Cyrillic/Greek look-alike letters become their Latin
- * twins, and Unicode spaces become ' '. The normalised text is searched for
- * every known value (vault) and every value replaced in this conversation,
- * and with the checksum-validated detectors (IBAN, cards) and the secret
- * detectors, which almost never fire on innocent text.
+ * twins (non-ASCII letters lowered first), and Unicode spaces become ' '. The normalised text is
+ * searched for every known value (vault) and every value replaced in this conversation, and with
+ * the checksum-validated detectors (IBAN, cards) and the secret detectors, which almost never fire
+ * on innocent text.
  */
 #include "errors.h"
 #include "privacy_impl.h"
@@ -118,6 +118,11 @@ static uint32_t fold_cp(uint32_t cp)
         return ' ';
     if (cp >= 0xff01 && cp <= 0xff5e)
         return cp - 0xff01 + 0x21;
+    /* Non-ASCII letters are lowered first, so that a look-alike maps the same
+     * way in either case (ASCII keeps its case: name parts must be
+     * capitalised). */
+    if (cp >= 0x80)
+        cp = pii_lower_cp(cp);
     for (size_t i = 0; i < sizeof(confusables) / sizeof(confusables[0]); i++)
         if (confusables[i].from == cp)
             return (uint32_t)(unsigned char)confusables[i].to;
@@ -148,6 +153,34 @@ static size_t put_utf8(uint32_t cp, unsigned char *o)
     return 4;
 }
 
+/* Decode escapes and fold look-alikes of in[0..len) into out (room for 4 *
+ * len + 1 bytes, NUL-terminated); from (may be NULL) maps every output
+ * byte to the input offset it came from. Returns the output length. */
+static size_t normalize(const char *in, size_t len, unsigned char *out, size_t *from)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t used = next_cp(in, len, i, &cp);
+        cp = fold_cp(cp);
+        if (cp != 0) {
+            unsigned char u[4];
+            size_t k = put_utf8(cp, u);
+            for (size_t j = 0; j < k; j++) {
+                out[m] = u[j];
+                if (from != NULL)
+                    from[m] = i;
+                m++;
+            }
+        }
+        i += used;
+    }
+    out[m] = '\0';
+    if (from != NULL)
+        from[m] = len;
+    return m;
+}
+
 PLMM_EXPORT plmm_status plmm_privacy_scan(const plmm_privacy *p, const char *body, size_t len,
                                           plmm_pii_span *hit)
 {
@@ -164,27 +197,30 @@ PLMM_EXPORT plmm_status plmm_privacy_scan(const plmm_privacy *p, const char *bod
         s = plmm_err(PLMM_ERR_NOMEM, "out of memory");
         goto out;
     }
-    size_t m = 0;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        size_t used = next_cp(body, len, i, &cp);
-        cp = fold_cp(cp);
-        if (cp != 0) {
-            unsigned char u[4];
-            size_t k = put_utf8(cp, u);
-            for (size_t j = 0; j < k; j++) {
-                norm[m] = u[j];
-                from[m++] = i;
-            }
-        }
-        i += used;
-    }
-    norm[m] = '\0';
-    from[m] = len;
+    size_t m = normalize(body, len, norm, from);
     /* The values replaced in this conversation, spelled every way known_add knows. */
     s = plmm_privacy_create(&seen);
     for (size_t i = 0; i < p->n_map && s == PLMM_OK; i++)
         s = known_add(seen, p->map[i].category, p->map[i].original);
+    /* Known values in a script with look-alikes (Cyrillic, Greek) are
+     * compared in the same folded form as the body. */
+    for (size_t i = 0; i < p->n_known && s == PLMM_OK; i++) {
+        const known_value *k = &p->known[i];
+        if (k->mode == MATCH_ALNUM)
+            continue;
+        unsigned char *f = malloc(4 * k->len + 1);
+        if (f == NULL) {
+            s = plmm_err(PLMM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        size_t fl = normalize(k->norm, k->len, f, NULL);
+        /* a name part whose first letter became ASCII lost its capital */
+        uint32_t mode = k->mode == MATCH_NAMEPART && fl > 0 && f[0] < 0x80 ? MATCH_TEXT : k->mode;
+        if (fl != k->len || memcmp(f, k->norm, fl) != 0)
+            s = known_push_text(seen, k->category, mode, (const char *)f, fl);
+        sodium_memzero(f, 4 * k->len + 1);
+        free(f);
+    }
     if (s != PLMM_OK)
         goto out;
     known_find(p->known, p->n_known, (const char *)norm, m, &l);

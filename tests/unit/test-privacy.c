@@ -192,6 +192,8 @@ static void test_scan(void)
     CHECK(plmm_privacy_create(&p) == PLMM_OK);
     CHECK(plmm_privacy_add_known(p, PLMM_PII_PERSON, "Jürgen Müller") == PLMM_OK);
     CHECK(plmm_privacy_add_known(p, PLMM_PII_PHONE, "+49 170 1234567") == PLMM_OK);
+    CHECK(plmm_privacy_add_known(p, PLMM_PII_PERSON, "Анна Петрова") == PLMM_OK);
+    CHECK(plmm_privacy_add_known(p, PLMM_PII_PERSON, "Łukasz Wójcik") == PLMM_OK);
     char *out = NULL;
     const char *q = "write to zed@example.net";
     CHECK(plmm_privacy_pseudonymize(p, q, strlen(q), &out, NULL) == PLMM_OK);
@@ -202,10 +204,14 @@ static void test_scan(void)
         "{\"content\":\"J\\u00fcrgen M\\u00fcller\"}",               /* JSON escapes */
         "{\"content\":\"JÜRGEN MÜLLER\"}",                           /* case */
         "{\"content\":\"J\xc3\xbcrgen\xe2\x80\x8b M\xc3\xbcller\"}", /* zero-width space */
-        "{\"content\":\"call 0170 123 4567\"}",        /* national form of the phone */
-        "{\"content\":\"z\xd0\xb5\x64@example.net\"}", /* Cyrillic e in a replaced e-mail */
-        "{\"content\":\"zed\\u0040example.net\"}",     /* escaped @ */
-        "{\"content\":\"DE89370400440532013000\"}",    /* an IBAN never seen before */
+        "{\"content\":\"call 0170 123 4567\"}",             /* national form of the phone */
+        "{\"content\":\"z\xd0\xb5\x64@example.net\"}",      /* Cyrillic e in a replaced e-mail */
+        "{\"content\":\"zed\\u0040example.net\"}",          /* escaped @ */
+        "{\"content\":\"DE89370400440532013000\"}",         /* an IBAN never seen before */
+        "{\"content\":\"АННА ПЕТРОВА\"}",                   /* Cyrillic, upper case */
+        "{\"content\":\"\\u0410\\u043d\\u043d\\u0430 x\"}", /* Cyrillic, escaped */
+        "{\"content\":\"Hi Петрова\"}",                     /* a part of the name */
+        "{\"content\":\"ŁUKASZ WÓJCIK\"}",                  /* Latin Extended-A, upper case */
     };
     for (size_t i = 0; i < sizeof(leaks) / sizeof(leaks[0]); i++) {
         plmm_pii_span hit = {0};
