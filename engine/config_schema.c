@@ -42,6 +42,9 @@ static const plmm_option_schema engine_keys[] = {
      "seed for everything random in the engine; unset = a new random seed per run"},
     {"log_level", PLMM_OPT_ENUM, 0, "warn", NO_RANGE, "error|warn|info|debug",
      "most verbose log level shown"},
+    {"cache_dir", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "where compiled partition blobs of NPU backends are cached; unset = "
+     "$XDG_CACHE_HOME/plmm, else ~/.cache/plmm"},
 };
 
 /* ---- [sampling] ---- */

@@ -239,6 +239,7 @@ plmm_sched_backend_ref plmm_backend_instance_ref(plmm_backend_inst *inst)
         .ctx = plmm_backend_inst_ctx(inst),
         .errmsg = plmm_backend_inst_errmsg_cb,
         .inst = inst,
+        .host = plmm_backend_inst_host(inst),
     };
 }
 

@@ -91,7 +91,17 @@ static const plmm_profile_item weight_items[] = {
 };
 
 static const char specs[] = "llm-core, llm-core:F32, llm-core:F16, llm-core:Q8_0, "
-                            "llm-core:Q4_0, llm-core:Q4_K, llm-core:Q6_K";
+                            "llm-core:Q4_0, llm-core:Q4_K, llm-core:Q6_K, llm-npu, llm-npu:DTYPE";
+
+/* llm-npu: what a partition backend must run so that the matrix products
+ * of the forward graph and the vector ops around them leave the CPU: the
+ * llm-core items but GET_ROWS, ROPE, CPY and ATTENTION (embedding lookup,
+ * positions and the KV cache stay on a graph backend). */
+static bool npu_item(uint32_t op)
+{
+    return op != PLMM_OP_GET_ROWS && op != PLMM_OP_ROPE && op != PLMM_OP_CPY &&
+           op != PLMM_OP_ATTENTION;
+}
 
 const char *plmm_profile_specs(void)
 {
@@ -132,9 +142,11 @@ static void add_item(plmm_profile *p, const plmm_profile_item *it, uint32_t dtyp
 
 plmm_status plmm_profile_get(const char *spec, plmm_profile *out)
 {
-    static const char family[] = "llm-core";
-    const size_t fl = sizeof(family) - 1;
+    static const char core[] = "llm-core", npu[] = "llm-npu";
     memset(out, 0, sizeof(*out));
+    const bool is_npu = strncmp(spec, npu, sizeof(npu) - 1) == 0;
+    const char *family = is_npu ? npu : core;
+    const size_t fl = strlen(family);
     if (strncmp(spec, family, fl) != 0 || (spec[fl] != '\0' && spec[fl] != ':'))
         return plmm_err(PLMM_ERR_NOT_FOUND, "unknown profile '%s' (known: %s)", spec, specs);
     uint32_t wanted = PLMM_DTYPE_COUNT;
@@ -158,10 +170,12 @@ plmm_status plmm_profile_get(const char *spec, plmm_profile *out)
         snprintf(out->name, sizeof(out->name), "%s:%s", family, plmm_dtype_name(wanted));
     for (uint32_t w = 0; w < COUNT(weight_items); w++)
         for (uint32_t i = 0; i < COUNT(weight_dtypes); i++)
-            if (wanted == PLMM_DTYPE_COUNT || wanted == weight_dtypes[i])
+            if ((wanted == PLMM_DTYPE_COUNT || wanted == weight_dtypes[i]) &&
+                (!is_npu || npu_item(weight_items[w].op)))
                 add_item(out, &weight_items[w], weight_dtypes[i]);
     for (uint32_t i = 0; i < COUNT(common_items); i++)
-        add_item(out, &common_items[i], common_items[i].dtype);
+        if (!is_npu || npu_item(common_items[i].op))
+            add_item(out, &common_items[i], common_items[i].dtype);
     return PLMM_OK;
 }
 

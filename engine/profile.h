@@ -7,7 +7,9 @@
  *
  * A profile spec is a name with an optional weight dtype: "llm-core" (all
  * weight dtypes) or "llm-core:Q4_K" (the dtype-independent items plus
- * GET_ROWS and MUL_MAT with Q4_K weights).
+ * GET_ROWS and MUL_MAT with Q4_K weights). `llm-npu` (and "llm-npu:DTYPE")
+ * is the part of llm-core a partition (NPU) backend takes over: MUL_MAT,
+ * RMS_NORM, ADD and SWIGLU; the rest stays on a graph backend.
  */
 #ifndef PLMM_ENGINE_PROFILE_H
 #define PLMM_ENGINE_PROFILE_H

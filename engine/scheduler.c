@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "errors.h"
 #include "plmm_sdk.h"
 #include "profile.h"
@@ -26,6 +28,9 @@ typedef struct sched_backend {
     uint8_t *abase;
     uint64_t asize;
     uint64_t need; /* high-water mark of the current plan */
+    /* partition contract */
+    bool partition; /* claims, compiles and executes partitions */
+    uint8_t *claim; /* (cap_nodes) its claims on the current graph */
 } sched_backend;
 
 /* free-list first-fit allocator over one arena's offsets */
@@ -59,7 +64,22 @@ struct plmm_sched {
     plmm_node *run;     /* (cap_nodes) */
     arena_plan *plans;  /* (n_be) */
     uint32_t n_fallback;
+    /* partition contract */
+    bool any_partition;
+    plmm_part_cache *parts;
+    plmm_part_log_fn log;
+    void *log_user;
+    bool fallback_logged;
+    uint64_t pseq;          /* partition binding stamp */
+    uint64_t *pstamp;       /* (cap_tensors) pseq when pview[t] was bound */
+    plmm_tensor **pview;    /* (cap_tensors) the one bound object of a tensor in a partition */
+    plmm_tensor **pin, **pout; /* (cap_tensors) partition inputs and outputs */
+    uint32_t *plocal;       /* (cap_tensors) tensor number inside a partition's signature */
+    uint8_t *cut;           /* (cap_nodes) a partition must start at this node */
+    uint32_t bucket;        /* tokens of the graph being run */
 };
+
+const uint32_t plmm_sched_buckets[PLMM_SCHED_N_BUCKETS] = {1, 16, 64, 256};
 
 /* ---- capabilities ---- */
 
@@ -87,7 +107,8 @@ bool plmm_caps_cover(const plmm_backend_desc *desc, const plmm_node *node)
 
 static bool backend_runs(const sched_backend *b, const plmm_node *node)
 {
-    if (!plmm_caps_cover(b->ref.desc, node))
+    if (!(b->ref.desc->contracts & PLMM_CONTRACT_GRAPH) ||
+        !plmm_backend_has(b->ref.desc->vtbl, graph_compute) || !plmm_caps_cover(b->ref.desc, node))
         return false;
     const plmm_backend_vtbl *vt = b->ref.desc->vtbl;
     if (plmm_backend_has(vt, supports_node) && !vt->supports_node(b->ref.ctx, node))
@@ -131,6 +152,16 @@ plmm_status plmm_sched_create(const plmm_sched_backend_ref *backends, uint32_t n
     s->shadow_stamp = calloc(cap_tensors, sizeof(*s->shadow_stamp));
     s->views = calloc((size_t)cap_nodes * (PLMM_MAX_SRC + 1), sizeof(*s->views));
     s->run = calloc(cap_nodes, sizeof(*s->run));
+    s->pstamp = calloc(cap_tensors, sizeof(*s->pstamp));
+    s->pview = calloc(cap_tensors, sizeof(*s->pview));
+    s->pin = calloc(cap_tensors, sizeof(*s->pin));
+    s->pout = calloc(cap_tensors, sizeof(*s->pout));
+    s->plocal = calloc(cap_tensors, sizeof(*s->plocal));
+    s->cut = calloc(cap_nodes, 1);
+    s->bucket = 1;
+    if (s->pstamp == NULL || s->pview == NULL || s->pin == NULL || s->pout == NULL ||
+        s->plocal == NULL || s->cut == NULL)
+        goto out_nomem;
     if (s->be == NULL || s->plans == NULL || s->node_be == NULL || s->home == NULL ||
         s->off == NULL || s->shadow == NULL || s->shadow_off == NULL || s->bound == NULL ||
         s->shadow_t == NULL || s->shadow_stamp == NULL || s->views == NULL || s->run == NULL)
@@ -153,6 +184,16 @@ plmm_status plmm_sched_create(const plmm_sched_backend_ref *backends, uint32_t n
                 (p.flags & PLMM_DEVICE_UNIFIED_MEMORY))
                 b->host_reads = true;
         }
+        b->partition = (b->ref.desc->contracts & PLMM_CONTRACT_PARTITION) &&
+                       plmm_backend_has(vt, partition_claim) &&
+                       plmm_backend_has(vt, partition_compile) &&
+                       plmm_backend_has(vt, blob_load) && plmm_backend_has(vt, compiled_execute) &&
+                       !b->ref.fallback_only;
+        if (b->partition) {
+            s->any_partition = true;
+            if ((b->claim = calloc(cap_nodes, 1)) == NULL)
+                goto out_nomem;
+        }
         if (n_w > 0) {
             b->wt = calloc(n_w, sizeof(*b->wt));
             b->wbound = calloc(n_w, 1);
@@ -172,6 +213,7 @@ void plmm_sched_destroy(plmm_sched *s)
 {
     if (s == NULL)
         return;
+    plmm_part_cache_destroy(s->parts); /* compiled blobs before their backends' buffers */
     for (uint32_t i = 0; s->be != NULL && i < s->n_be; i++) {
         sched_backend *b = &s->be[i];
         const plmm_backend_vtbl *vt = b->ref.desc ? b->ref.desc->vtbl : NULL;
@@ -183,6 +225,7 @@ void plmm_sched_destroy(plmm_sched *s)
         }
         free(b->wt);
         free(b->wbound);
+        free(b->claim);
         free(s->plans[i].free);
     }
     free(s->be);
@@ -197,7 +240,52 @@ void plmm_sched_destroy(plmm_sched *s)
     free(s->shadow_stamp);
     free(s->views);
     free(s->run);
+    free(s->pstamp);
+    free(s->pview);
+    free(s->pin);
+    free(s->pout);
+    free(s->plocal);
+    free(s->cut);
     free(s);
+}
+
+plmm_status plmm_sched_set_partition(plmm_sched *s, const char *cache_dir, plmm_part_log_fn log,
+                                     void *log_user)
+{
+    s->log = log;
+    s->log_user = log_user;
+    plmm_part_cache_destroy(s->parts);
+    s->parts = NULL;
+    return plmm_part_cache_create(cache_dir, s->model, log, log_user, &s->parts);
+}
+
+void plmm_sched_set_tokens(plmm_sched *s, uint32_t n_tokens)
+{
+    s->bucket = n_tokens;
+}
+
+bool plmm_sched_has_partitions(const plmm_sched *s)
+{
+    return s->any_partition;
+}
+
+uint32_t plmm_sched_chunk(const plmm_sched *s, uint32_t n)
+{
+    if (!s->any_partition)
+        return n;
+    uint32_t best = 1;
+    for (int i = 0; i < PLMM_SCHED_N_BUCKETS; i++)
+        if (plmm_sched_buckets[i] <= n && plmm_sched_buckets[i] > best)
+            best = plmm_sched_buckets[i];
+    return best;
+}
+
+void plmm_sched_part_stats(const plmm_sched *s, plmm_part_stats *out)
+{
+    if (s->parts != NULL)
+        plmm_part_cache_stats(s->parts, out);
+    else
+        memset(out, 0, sizeof(*out));
 }
 
 uint32_t plmm_sched_fallback_count(const plmm_sched *s)
@@ -212,7 +300,8 @@ int32_t plmm_sched_state_backend(const plmm_sched *s, uint32_t kv_dtype)
     plmm_node cpy = {.op = PLMM_OP_CPY, .dst = &cache, .src = {&act}};
     plmm_node att = {.op = PLMM_OP_ATTENTION, .dst = &act, .src = {&act, &cache, &cache}};
     for (uint32_t i = 0; i < s->n_be; i++)
-        if (plmm_caps_cover(s->be[i].ref.desc, &cpy) && plmm_caps_cover(s->be[i].ref.desc, &att))
+        if ((s->be[i].ref.desc->contracts & PLMM_CONTRACT_GRAPH) &&
+            plmm_caps_cover(s->be[i].ref.desc, &cpy) && plmm_caps_cover(s->be[i].ref.desc, &att))
             return (int32_t)i;
     return -1;
 }
@@ -262,6 +351,35 @@ static int32_t state_slot_of(const plmm_graph_builder *g, const plmm_node *n)
     return -1;
 }
 
+static int32_t node_backend(const plmm_sched *s, uint32_t i);
+
+/* A partition ends before a node that reads a view of a tensor produced
+ * earlier in the same partition: inside a partition each tensor is one
+ * object, so the view becomes an input of the next partition instead. */
+static void mark_cuts(plmm_sched *s, const plmm_graph_builder *g)
+{
+    uint32_t start = 0;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        s->cut[i] = 0;
+        int32_t b = node_backend(s, i);
+        if (i == 0 || b != node_backend(s, i - 1))
+            start = i;
+        if (!s->be[b].partition || i == start)
+            continue;
+        for (int k = 0; k < PLMM_MAX_SRC; k++) {
+            const plmm_tensor *t = g->nodes[i].src[k];
+            if (t == NULL || g->info[t->id].view_src < 0)
+                continue;
+            int32_t prod = g->info[plmm_graph_root(g, t->id)].producer;
+            if (prod >= (int32_t)start && prod < (int32_t)i) {
+                s->cut[i] = 1;
+                start = i;
+                break;
+            }
+        }
+    }
+}
+
 static plmm_status assign(plmm_sched *s, plmm_graph_builder *g, const plmm_state_slot *slots,
                           uint32_t n_slots)
 {
@@ -270,6 +388,22 @@ static plmm_status assign(plmm_sched *s, plmm_graph_builder *g, const plmm_state
         return plmm_err(PLMM_ERR_INTERNAL, "graph exceeds its capacity");
     if (g->n_nodes > s->cap_nodes || g->n_tensors > s->cap_tensors)
         return plmm_err(PLMM_ERR_INTERNAL, "graph larger than the scheduler's tables");
+    const plmm_graph whole = {.struct_size = sizeof(whole), .n_nodes = g->n_nodes,
+                              .nodes = g->nodes};
+    for (uint32_t b = 0; b < s->n_be; b++) {
+        sched_backend *sb = &s->be[b];
+        if (!sb->partition)
+            continue;
+        memset(sb->claim, 0, g->n_nodes);
+        plmm_status st = sb->ref.desc->vtbl->partition_claim(sb->ref.ctx, &whole, sb->claim);
+        if (st != PLMM_OK)
+            return plmm_err(st, "backend '%s': partition_claim failed: %s", sb->ref.name,
+                            be_err(sb));
+        /* a claim counts only where the declared capabilities cover the node */
+        for (uint32_t i = 0; i < g->n_nodes; i++)
+            sb->claim[i] = sb->claim[i] && !touches_state(&g->nodes[i]) &&
+                           plmm_caps_cover(sb->ref.desc, &g->nodes[i]);
+    }
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const plmm_node *n = &g->nodes[i];
         int32_t pick = -1;
@@ -285,7 +419,8 @@ static plmm_status assign(plmm_sched *s, plmm_graph_builder *g, const plmm_state
                                 plmm_dtype_name(plmm_node_cap_dtype(n)));
         } else {
             for (uint32_t b = 0; b < s->n_be && pick < 0; b++)
-                if (!s->be[b].ref.fallback_only && backend_runs(&s->be[b], n))
+                if (!s->be[b].ref.fallback_only &&
+                    ((s->be[b].partition && s->be[b].claim[i]) || backend_runs(&s->be[b], n)))
                     pick = (int32_t)b;
         }
         if (pick < 0) {
@@ -301,6 +436,7 @@ static plmm_status assign(plmm_sched *s, plmm_graph_builder *g, const plmm_state
         }
         s->node_be[i] = pick;
     }
+    mark_cuts(s, g);
     return PLMM_OK;
 }
 
@@ -413,7 +549,7 @@ static uint64_t root_bytes(const plmm_graph_builder *g, uint32_t root)
 static uint32_t split_end(const plmm_sched *s, uint32_t start, uint32_t n_nodes)
 {
     uint32_t e = start + 1;
-    while (e < n_nodes && node_backend(s, e) == node_backend(s, start))
+    while (e < n_nodes && node_backend(s, e) == node_backend(s, start) && !s->cut[e])
         e++;
     return e;
 }
@@ -651,6 +787,151 @@ static plmm_status copy_root(plmm_sched *s, const plmm_graph_builder *g, uint32_
     return PLMM_OK;
 }
 
+/* Bind operand k (-1: dst) of a node of split split_id on backend b into *v. */
+static plmm_status bind_operand(plmm_sched *s, plmm_graph_builder *g, plmm_tensor *t, int k,
+                                int32_t b, uint32_t split_id, plmm_tensor *v)
+{
+    plmm_status st;
+    const sched_backend *sb = &s->be[b];
+    uint32_t r = plmm_graph_root(g, t->id);
+    const plmm_tensor *base;
+    plmm_tensor host_w;
+    if (is_weight(g, r) && sb->partition) {
+        /* partition backends read weights from the mapped model at compile time */
+        const plmm_gguf_tensor *gt = plmm_gguf_tensor_at(s->model, (uint64_t)g->info[r].weight);
+        host_w = g->tensors[r];
+        host_w.buffer = NULL;
+        host_w.offset = 0;
+        host_w.data = (uint8_t *)(uintptr_t)plmm_gguf_file_data(s->model) +
+                      plmm_gguf_data_offset(s->model) + gt->offset;
+        host_w.flags |= PLMM_TENSOR_WEIGHT;
+        base = &host_w;
+    } else if (is_weight(g, r)) {
+        plmm_tensor *w = NULL;
+        if ((st = bind_weight(s, (uint32_t)b, &g->tensors[r], g->info[r].weight, &w)) != PLMM_OK)
+            return st;
+        base = w;
+    } else if (k >= 0 && s->shadow[r] == -((int32_t)split_id + 2)) {
+        plmm_tensor *sh = &s->shadow_t[r];
+        uint64_t stamp = (s->run_seq << 24) | (split_id + 1);
+        if (s->shadow_stamp[r] != stamp) {
+            *sh = g->tensors[r];
+            sh->buffer = sb->abuf;
+            sh->offset = s->shadow_off[r];
+            sh->data = sb->abase ? sb->abase + s->shadow_off[r] : NULL;
+            s->shadow_stamp[r] = stamp;
+            if ((st = copy_root(s, g, r, s->home[r], sh, b)) != PLMM_OK)
+                return st;
+        }
+        base = sh;
+    } else {
+        base = &s->bound[r];
+    }
+    rebase(v, g, t, base);
+    v->reserved = 0;
+    /* another backend's host-visible storage is plain host memory to this one */
+    if (base == &s->bound[r] && s->home[r] >= 0 && s->home[r] != b && v->data != NULL) {
+        v->buffer = NULL;
+        v->offset = 0;
+    }
+    return PLMM_OK;
+}
+
+/* Run nodes [start, end), bound in s->run with one object per tensor, as
+ * a partition on backend b: inputs are tensors produced outside it (not
+ * weights) in order of first use, outputs the tensors it writes that are
+ * read later or by the host. */
+static plmm_status run_partition(plmm_sched *s, const plmm_graph_builder *g, uint32_t start,
+                                 uint32_t end, int32_t b)
+{
+    const sched_backend *sb = &s->be[b];
+    const uint32_t n = end - start;
+    uint32_t n_in = 0, n_out = 0;
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 32);
+    /* local tensor numbering for the signature: order of first appearance */
+    uint64_t sig_seq = ++s->pseq;
+    uint32_t n_local = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const plmm_node *rn = &s->run[i];
+        const plmm_node *ln = &g->nodes[start + i];
+        uint32_t hdr[2] = {rn->op, rn->flags};
+        crypto_generichash_update(&h, (const uint8_t *)hdr, sizeof(hdr));
+        crypto_generichash_update(&h, (const uint8_t *)rn->ip, sizeof(rn->ip));
+        crypto_generichash_update(&h, (const uint8_t *)rn->fp, sizeof(rn->fp));
+        for (int k = -1; k < PLMM_MAX_SRC; k++) {
+            plmm_tensor *t = k < 0 ? rn->dst : rn->src[k];
+            const plmm_tensor *lt = k < 0 ? ln->dst : ln->src[k];
+            struct {
+                int32_t local, role, weight, reserved;
+                uint32_t dtype, flags;
+                int64_t ne[PLMM_MAX_DIMS];
+                uint64_t nb[PLMM_MAX_DIMS];
+                uint64_t view_off;
+            } rec;
+            memset(&rec, 0, sizeof(rec));
+            if (t == NULL) {
+                rec.local = -1;
+                crypto_generichash_update(&h, (const uint8_t *)&rec.local, sizeof(rec.local));
+                continue;
+            }
+            bool first = s->pstamp[lt->id] != sig_seq;
+            if (first) {
+                s->pstamp[lt->id] = sig_seq;
+                s->plocal[lt->id] = n_local++;
+            }
+            const uint32_t r = plmm_graph_root(g, lt->id);
+            const int32_t prod = g->info[r].producer;
+            const bool inside = prod >= (int32_t)start && prod < (int32_t)end;
+            rec.local = (int32_t)s->plocal[lt->id];
+            rec.dtype = t->dtype;
+            rec.flags = t->flags & PLMM_TENSOR_WEIGHT;
+            memcpy(rec.ne, t->ne, sizeof(rec.ne));
+            memcpy(rec.nb, t->nb, sizeof(rec.nb));
+            rec.weight = -1;
+            if (is_weight(g, r)) {
+                rec.role = 3;
+                rec.weight = g->info[r].weight;
+                rec.view_off = view_offset(g, lt->id);
+            } else if (k >= 0 && !inside) {
+                rec.role = 1;
+                if (first)
+                    s->pin[n_in++] = t;
+            } else if (k < 0 && first &&
+                       (g->info[r].last_use >= (int32_t)end || is_state(g, r) ||
+                        (g->tensors[r].flags & PLMM_TENSOR_OUTPUT))) {
+                rec.role = 2;
+                s->pout[n_out++] = t;
+            }
+            crypto_generichash_update(&h, (const uint8_t *)&rec, sizeof(rec));
+        }
+    }
+    uint32_t tail[3] = {n, n_in, n_out};
+    crypto_generichash_update(&h, (const uint8_t *)tail, sizeof(tail));
+    uint8_t sig[32];
+    crypto_generichash_final(&h, sig, sizeof(sig));
+    plmm_partition part = {.struct_size = sizeof(part),
+                           .bucket = s->bucket,
+                           .n_nodes = n,
+                           .n_inputs = n_in,
+                           .n_outputs = n_out,
+                           .nodes = s->run,
+                           .inputs = s->pin,
+                           .outputs = s->pout};
+    if (s->parts == NULL) {
+        plmm_status st = plmm_part_cache_create(NULL, s->model, s->log, s->log_user, &s->parts);
+        if (st != PLMM_OK)
+            return st;
+    }
+    plmm_part_backend pb = {.name = sb->ref.name,
+                            .desc = sb->ref.desc,
+                            .ctx = sb->ref.ctx,
+                            .errmsg = sb->ref.errmsg,
+                            .inst = sb->ref.inst,
+                            .host = sb->ref.host};
+    return plmm_part_run(s->parts, &pb, &part, sig);
+}
+
 plmm_status plmm_sched_run(plmm_sched *s, plmm_graph_builder *g, const plmm_state_slot *slots,
                            uint32_t n_slots, const plmm_tensor *out, float *dst, uint64_t n_floats)
 {
@@ -658,6 +939,25 @@ plmm_status plmm_sched_run(plmm_sched *s, plmm_graph_builder *g, const plmm_stat
     plmm_graph_liveness(g);
     if ((st = assign(s, g, slots, n_slots)) != PLMM_OK)
         return st;
+    if (s->n_fallback > 0 && !s->fallback_logged && s->log != NULL) {
+        char msg[512];
+        size_t used = 0;
+        int w = snprintf(msg, sizeof(msg), "fallback = observable: %u node(s) no configured "
+                         "backend runs go to '%s':", s->n_fallback, s->be[s->fallback].ref.name);
+        used = w > 0 ? (size_t)w : 0;
+        bool seen[PLMM_OP_COUNT] = {false};
+        for (uint32_t i = 0; i < g->n_nodes && used < sizeof(msg); i++) {
+            uint32_t op = g->nodes[i].op;
+            if (!node_fell_back(s, i) || op >= PLMM_OP_COUNT || seen[op])
+                continue;
+            seen[op] = true;
+            w = snprintf(msg + used, sizeof(msg) - used, " %s (%s)", plmm_op_name(op),
+                         plmm_dtype_name(plmm_node_cap_dtype(&g->nodes[i])));
+            used += w > 0 ? (size_t)w : 0;
+        }
+        s->log(s->log_user, PLMM_LOG_WARN, msg);
+        s->fallback_logged = true;
+    }
     if ((st = plan_memory(s, g, slots, n_slots)) != PLMM_OK)
         return st;
     if ((st = ensure_arenas(s)) != PLMM_OK)
@@ -678,7 +978,7 @@ plmm_status plmm_sched_run(plmm_sched *s, plmm_graph_builder *g, const plmm_stat
     for (uint32_t start = 0; start < g->n_nodes; split_id++) {
         uint32_t end = split_end(s, start, g->n_nodes);
         int32_t b = node_backend(s, start);
-        sched_backend *sb = &s->be[b];
+        const sched_backend *sb = &s->be[b];
         const plmm_backend_vtbl *vt = sb->ref.desc->vtbl;
         if (prev >= 0 && prev != b) {
             st = s->be[prev].ref.desc->vtbl->synchronize(s->be[prev].ref.ctx);
@@ -686,6 +986,9 @@ plmm_status plmm_sched_run(plmm_sched *s, plmm_graph_builder *g, const plmm_stat
                 return plmm_err(st, "backend '%s': synchronize failed: %s", s->be[prev].ref.name,
                                 be_err(&s->be[prev]));
         }
+        const bool part = sb->partition;
+        if (part)
+            s->pseq++;
         uint32_t nv = 0;
         for (uint32_t i = start; i < end; i++) {
             plmm_node *rn = &s->run[i - start];
@@ -694,43 +997,35 @@ plmm_status plmm_sched_run(plmm_sched *s, plmm_graph_builder *g, const plmm_stat
                 plmm_tensor *t = k < 0 ? g->nodes[i].dst : g->nodes[i].src[k];
                 if (t == NULL)
                     continue;
-                uint32_t r = plmm_graph_root(g, t->id);
-                const plmm_tensor *base;
-                plmm_tensor *v = &s->views[nv++];
-                if (is_weight(g, r)) {
-                    plmm_tensor *w = NULL;
-                    if ((st = bind_weight(s, (uint32_t)b, &g->tensors[r], g->info[r].weight, &w)) != PLMM_OK)
-                        return st;
-                    base = w;
-                } else if (k >= 0 && s->shadow[r] == -((int32_t)split_id + 2)) {
-                    plmm_tensor *sh = &s->shadow_t[r];
-                    uint64_t stamp = (s->run_seq << 24) | (split_id + 1);
-                    if (s->shadow_stamp[r] != stamp) {
-                        *sh = g->tensors[r];
-                        sh->buffer = sb->abuf;
-                        sh->offset = s->shadow_off[r];
-                        sh->data = sb->abase ? sb->abase + s->shadow_off[r] : NULL;
-                        s->shadow_stamp[r] = stamp;
-                        if ((st = copy_root(s, g, r, s->home[r], sh, b)) != PLMM_OK)
-                            return st;
-                    }
-                    base = sh;
+                plmm_tensor *v = NULL;
+                if (part && s->pstamp[t->id] == s->pseq) {
+                    v = s->pview[t->id]; /* one object per tensor inside a partition */
                 } else {
-                    base = &s->bound[r];
+                    v = &s->views[nv++];
+                    if ((st = bind_operand(s, g, t, k, b, split_id, v)) != PLMM_OK)
+                        return st;
+                    if (part) {
+                        s->pstamp[t->id] = s->pseq;
+                        s->pview[t->id] = v;
+                    }
                 }
-                rebase(v, g, t, base);
-                v->reserved = 0;
                 if (k < 0)
                     rn->dst = v;
                 else
                     rn->src[k] = v;
             }
         }
-        plmm_graph sub = {.struct_size = sizeof(sub), .n_nodes = end - start, .nodes = s->run};
-        st = vt->graph_compute(sb->ref.ctx, &sub);
+        if (part) {
+            st = run_partition(s, g, start, end, b);
+        } else {
+            plmm_graph sub = {.struct_size = sizeof(sub), .n_nodes = end - start, .nodes = s->run};
+            st = vt->graph_compute(sb->ref.ctx, &sub);
+            if (st != PLMM_OK)
+                st = plmm_err(st, "backend '%s' failed on nodes %u..%u: %s", sb->ref.name, start,
+                              end - 1, be_err(sb));
+        }
         if (st != PLMM_OK)
-            return plmm_err(st, "backend '%s' failed on nodes %u..%u: %s", sb->ref.name, start,
-                            end - 1, be_err(sb));
+            return st;
         prev = b;
         start = end;
     }
@@ -787,6 +1082,8 @@ plmm_status plmm_sched_plan(plmm_sched *s, plmm_graph_builder *g, const plmm_sta
             fb += node_fell_back(s, i);
         }
         EMIT("  split %u: %-8s nodes %4u..%-4u", split, s->be[b].ref.name, start, end - 1);
+        if (s->be[b].partition)
+            EMIT(" [partition, bucket %u]", s->bucket);
         for (uint32_t op = 0; op < PLMM_OP_COUNT; op++)
             if (counts[op])
                 EMIT(" %s×%u", plmm_op_name(op), counts[op]);
@@ -800,6 +1097,23 @@ plmm_status plmm_sched_plan(plmm_sched *s, plmm_graph_builder *g, const plmm_sta
             EMIT("  fallback: node %u %s (%s) -> %s\n", i, plmm_op_name(g->nodes[i].op),
                  plmm_dtype_name(plmm_node_cap_dtype(&g->nodes[i])),
                  s->be[node_backend(s, i)].ref.name);
+    uint32_t n_part = 0, n_claimed = 0;
+    for (uint32_t start = 0; start < g->n_nodes;) {
+        uint32_t end = split_end(s, start, g->n_nodes);
+        if (s->be[node_backend(s, start)].partition) {
+            n_part++;
+            n_claimed += end - start;
+        }
+        start = end;
+    }
+    if (s->any_partition) {
+        plmm_part_stats ps;
+        plmm_sched_part_stats(s, &ps);
+        EMIT("  partitions: %u (%u of %u nodes) compiled for a bucket of %u token(s); blobs so "
+             "far: %llu compiled, %llu loaded from the cache, %llu rejected and rebuilt\n",
+             n_part, n_claimed, g->n_nodes, s->bucket, (unsigned long long)ps.compiled,
+             (unsigned long long)ps.cache_loaded, (unsigned long long)ps.cache_rejected);
+    }
 #undef EMIT
     if (used >= size && size > 0)
         buf[size - 1] = '\0';

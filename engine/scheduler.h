@@ -12,6 +12,7 @@
 
 #include "gguf.h"
 #include "graph.h"
+#include "partition.h"
 
 /* One backend as the scheduler sees it (borrowed from the engine). */
 typedef struct plmm_sched_backend_ref {
@@ -22,6 +23,7 @@ typedef struct plmm_sched_backend_ref {
     const char *(*errmsg)(const void *inst);
     const void *inst;
     bool fallback_only; /* not in the configured order: used only for fallback */
+    const plmm_host_api *host; /* the instance's host table (frees blobs); may be NULL */
 } plmm_sched_backend_ref;
 
 typedef struct plmm_sched plmm_sched;
@@ -64,6 +66,31 @@ PLMM_NODISCARD plmm_status plmm_sched_run(plmm_sched *s, plmm_graph_builder *b,
 PLMM_NODISCARD plmm_status plmm_sched_plan(plmm_sched *s, plmm_graph_builder *b,
                                            const plmm_state_slot *slots, uint32_t n_slots,
                                            char *buf, size_t size);
+
+/* Partition contract: where compiled blobs are cached (a resolved
+ * directory, or NULL for memory only) and where blob-cache and fallback
+ * events are logged (log may be NULL). Call before the first run. */
+PLMM_NODISCARD plmm_status plmm_sched_set_partition(plmm_sched *s, const char *cache_dir,
+                                                    plmm_part_log_fn log, void *log_user);
+
+/* Static shape buckets of partition backends, in tokens (prompt chunks;
+ * decoding uses 1). */
+#define PLMM_SCHED_N_BUCKETS 4
+extern const uint32_t plmm_sched_buckets[PLMM_SCHED_N_BUCKETS];
+
+/* Tokens per evaluation of the graphs that follow (the bucket the
+ * partitions are compiled for). */
+void plmm_sched_set_tokens(plmm_sched *s, uint32_t n_tokens);
+
+/* Does a backend of the partition contract take part? */
+bool plmm_sched_has_partitions(const plmm_sched *s);
+
+/* Tokens of the next chunk of a batch of n: n itself without partition
+ * backends, else the largest bucket <= n. */
+uint32_t plmm_sched_chunk(const plmm_sched *s, uint32_t n);
+
+/* Blob counters (compiles, cache loads, rejections, time). */
+void plmm_sched_part_stats(const plmm_sched *s, plmm_part_stats *out);
 
 /* Nodes that fell back to the fallback backend in the last assignment. */
 uint32_t plmm_sched_fallback_count(const plmm_sched *s);

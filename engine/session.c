@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobcache.h"
 #include "errors.h"
 #include "lora.h"
 #include "plmm_sdk.h"
@@ -18,8 +19,10 @@ static plmm_status alloc_kv(plmm_session *s)
     uint64_t total = per * 2 * hp->n_layer;
     int32_t be = plmm_sched_state_backend(s->sched, s->kv_dtype);
     if (be < 0)
-        return plmm_err(PLMM_ERR_UNSUPPORTED, "no backend can hold a %s KV cache",
-                        plmm_dtype_name(s->kv_dtype));
+        return plmm_err(PLMM_ERR_UNSUPPORTED, "no backend can hold a %s KV cache (CPY and "
+                        "ATTENTION on %s are run by no graph backend of engine.backends%s)",
+                        plmm_dtype_name(s->kv_dtype), plmm_dtype_name(s->kv_dtype),
+                        s->model->engine->strict ? " and fallback = strict" : "");
     uint8_t *data = NULL;
     plmm_status st = plmm_sched_alloc_state(s->sched, (uint32_t)be, total, &s->kv_buf, &data);
     if (st != PLMM_OK)
@@ -32,6 +35,27 @@ static plmm_status alloc_kv(plmm_session *s)
         s->slots[i] = (plmm_state_slot){.backend = (uint32_t)be, .buffer = s->kv_buf,
                                         .offset = per * i, .data = data};
     return PLMM_OK;
+}
+
+static void sched_log(void *user, int level, const char *msg)
+{
+    plmm_engine_logf(user, level, "%s", msg);
+}
+
+/* Blob cache of partition backends: engine.cache_dir, else the user's
+ * cache directory; without one, blobs are compiled at every start. */
+static plmm_status setup_partitions(plmm_session *s)
+{
+    plmm_engine *e = s->model->engine;
+    char dir[4096];
+    const char *cfg = plmm_engine_cfg_str(e, "engine", "cache_dir");
+    const char *use = dir;
+    if (plmm_blobcache_dir(cfg, dir, sizeof(dir)) != PLMM_OK) {
+        if (plmm_sched_has_partitions(s->sched))
+            plmm_engine_logf(e, PLMM_LOG_WARN, "blob cache disabled: %s", plmm_last_errmsg());
+        use = NULL;
+    }
+    return plmm_sched_set_partition(s->sched, use, sched_log, e);
 }
 
 static plmm_status make_sampler(plmm_session *s, const plmm_sampling *p)
@@ -115,6 +139,8 @@ PLMM_EXPORT plmm_status plmm_session_create(plmm_model *model, const plmm_sessio
                            &s->sched);
     free(refs);
     if (st != PLMM_OK)
+        goto out_free;
+    if ((st = setup_partitions(s)) != PLMM_OK)
         goto out_free;
     if ((st = alloc_kv(s)) != PLMM_OK)
         goto out_free;
@@ -218,6 +244,7 @@ static plmm_status eval_batch(plmm_session *s, const int32_t *ids, uint32_t n, b
     plmm_status st = plmm_forward_build(&s->gb, m->gguf, &m->hp, &m->w, &io);
     if (st != PLMM_OK)
         return st;
+    plmm_sched_set_tokens(s->sched, n);
     uint64_t rows = all_logits ? n : 1;
     st = plmm_sched_run(s->sched, &s->gb, s->slots, 2 * m->hp.n_layer, io.logits, dst,
                         rows * m->hp.n_vocab);
@@ -257,6 +284,7 @@ PLMM_EXPORT plmm_status plmm_session_eval(plmm_session *s, const int32_t *ids, s
     uint32_t start_past = s->n_past;
     for (size_t done = 0; done < n;) {
         uint32_t nb = (uint32_t)(n - done < s->n_batch ? n - done : s->n_batch);
+        nb = plmm_sched_chunk(s->sched, nb); /* partition backends: a shape bucket */
         bool last = done + nb == n;
         float *dst = all ? s->logits + done * V : (last ? s->logits : NULL);
         plmm_status st = eval_batch(s, ids + done, nb, all, dst);
@@ -385,6 +413,7 @@ PLMM_EXPORT plmm_status plmm_session_plan(plmm_session *s, uint32_t n_tokens, ch
     *out = NULL;
     if (n_tokens == 0 || n_tokens > s->n_batch)
         n_tokens = n_tokens == 0 ? 1 : s->n_batch;
+    n_tokens = plmm_sched_chunk(s->sched, n_tokens);
     plmm_forward_io io = {.n_tokens = n_tokens, .pos0 = 0, .n_ctx = s->n_ctx,
                           .kv_dtype = s->kv_dtype, .ids = s->ids, .pos = s->pos,
                           .lora = s->lora, .lora_scale = s->lora_scale};
@@ -395,6 +424,7 @@ PLMM_EXPORT plmm_status plmm_session_plan(plmm_session *s, uint32_t n_tokens, ch
     char *buf = malloc(size);
     if (buf == NULL)
         return plmm_err(PLMM_ERR_NOMEM, "cannot allocate plan text");
+    plmm_sched_set_tokens(s->sched, n_tokens);
     st = plmm_sched_plan(s->sched, &s->gb, s->slots, 2 * s->model->hp.n_layer, buf, size);
     if (st != PLMM_OK) {
         free(buf);

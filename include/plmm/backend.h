@@ -144,6 +144,44 @@ typedef struct plmm_buffer_reqs {
 /* ---- partition contract (NPU) ---- */
 
 /*
+ * How the engine drives a PLMM_CONTRACT_PARTITION backend:
+ *
+ *  1. Buckets. A batch is split into chunks of a fixed token count (the
+ *     bucket): 256, 64, 16 and 1 for prompts, 1 for decoding. Each chunk is
+ *     one graph; partitions are compiled per bucket.
+ *  2. Claim. For every graph it runs (each evaluation) the engine calls
+ *     partition_claim; keep it cheap and deterministic. A claim counts only for nodes the descriptor's caps cover (claiming
+ *     an undeclared op has no effect). Nodes go to the first backend of
+ *     [engine] backends that claims (partition) or runs (graph) them;
+ *     unclaimed nodes run on the graph backends, or on the CPU under
+ *     fallback = observable (reported), or fail under fallback = strict.
+ *  3. Partitions are the maximal runs of consecutive nodes assigned to the
+ *     backend. Inside one partition every tensor is one plmm_tensor object:
+ *     two nodes that use the same tensor hold the same pointer.
+ *     inputs: tensors read but produced outside the partition (not
+ *     weights), in order of first use; outputs: tensors written in it and
+ *     read after it (or read by the host), in node order; weights carry
+ *     PLMM_TENSOR_WEIGHT with data pointing at host memory (the mapped
+ *     model) and buffer NULL; every other tensor is internal: its storage
+ *     is the backend's business (the engine's pointers for it are scratch).
+ *  4. Compile and cache. The engine looks the partition up in its blob
+ *     cache under "model hash + backend name/version + compat_key +
+ *     bucket + partition signature" (the signature covers ops, params,
+ *     dtypes, shapes, strides, roles and which model weights are used). On
+ *     a miss it calls partition_compile, stores the blob on disk and calls
+ *     blob_load; on a hit it calls blob_load on the cached bytes. A blob
+ *     that blob_load rejects (PLMM_ERR_FORMAT) is recompiled.
+ *  5. Execute. compiled_execute gets a partition with the same nodes,
+ *     inputs and outputs in the same order, pointing at the live tensors:
+ *     in this backend's buffers, or host memory (data != NULL) when the
+ *     backend reports PLMM_DEVICE_UNIFIED_MEMORY. Weights need not be read
+ *     again. Results are valid after synchronize.
+ *  6. Tolerances. A lossy backend (e.g. int8 arithmetic) declares its op
+ *     tolerances, and its end-to-end logits tolerance as a plmm_tolerance
+ *     with op = PLMM_OP_NONE (NMSE of the logits against the CPU backend).
+ */
+
+/*
  * A partition: a run of graph nodes the backend claimed, compiled for one
  * static shape bucket (bucket = number of tokens it processes). inputs are
  * the activations flowing in from outside the partition, outputs the ones

@@ -272,7 +272,7 @@ static void case_descriptor(const conf_env *env, const conf_case *c, conf_result
     }
     for (uint32_t i = 0; i < d->n_tolerances; i++) {
         const plmm_tolerance *t = &d->tolerances[i];
-        if (t->op == PLMM_OP_NONE || t->op >= PLMM_OP_COUNT)
+        if (t->op >= PLMM_OP_COUNT) /* PLMM_OP_NONE: end-to-end logits */
             problem(r, &n, "tolerances[%lld]: unknown op", (long long)i);
         if (t->dtype != PLMM_DTYPE_COUNT && plmm_dtype_block_elems(t->dtype) == 0)
             problem(r, &n, "tolerances[%lld]: unknown dtype", (long long)i);

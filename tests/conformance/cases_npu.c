@@ -517,7 +517,14 @@ static void case_compat_key(const conf_env *env, const conf_case *c, conf_result
     }
     uint32_t changed = 0;
     for (uint32_t i = 0; i < env->desc->n_options; i++) {
-        const plmm_option_schema *s = &env->desc->options[i];
+        /* another value than the one in effect (the default or --set) */
+        plmm_option_schema s_now = env->desc->options[i];
+        const plmm_option_schema *s = &s_now;
+        char prefix[200];
+        snprintf(prefix, sizeof(prefix), "backend.%s.%s=", env->name, s->key);
+        for (uint32_t k = 0; k < env->opt.n_sets; k++)
+            if (strncmp(env->opt.sets[k], prefix, strlen(prefix)) == 0)
+                s_now.default_value = env->opt.sets[k] + strlen(prefix);
         const char *v = other_value(s, buf, sizeof(buf));
         if (v == NULL)
             continue;

@@ -44,6 +44,15 @@ static void test_specs(void)
     CHECK(plmm_profile_get("llm-core:", &p) == PLMM_ERR_NOT_FOUND);
     CHECK(plmm_profile_get("llm-corex", &p) == PLMM_ERR_NOT_FOUND);
     CHECK(plmm_profile_get("vision", &p) == PLMM_ERR_NOT_FOUND);
+    /* llm-npu: the matrix products and vector ops, nothing of the KV cache */
+    CHECK(plmm_profile_get("llm-npu", &p) == PLMM_OK && p.weight_dtype == PLMM_DTYPE_COUNT);
+    for (uint32_t i = 0; i < p.n_items; i++)
+        CHECK(p.items[i].op == PLMM_OP_MUL_MAT || p.items[i].op == PLMM_OP_RMS_NORM ||
+              p.items[i].op == PLMM_OP_ADD || p.items[i].op == PLMM_OP_SWIGLU);
+    CHECK(p.n_items == n_w + 3);
+    CHECK(plmm_profile_get("llm-npu:Q4_K", &p) == PLMM_OK && p.n_items == 4 &&
+          strcmp(p.name, "llm-npu:Q4_K") == 0);
+    CHECK(plmm_profile_get("llm-npux", &p) == PLMM_ERR_NOT_FOUND);
 }
 
 /* ---- coverage on hand-made descriptors ---- */
