@@ -43,6 +43,12 @@ const plmm_config_section_def *plmm_config_schema(uint32_t *n) PLMM_NONNULL(1);
 /* The definition covering a section name, or NULL. */
 const plmm_config_section_def *plmm_config_section_lookup(const char *section) PLMM_NONNULL(1);
 
+/* Keys the engine defines for every section of a plugin family ("expert."
+ * -> [expert.NAME]'s connector, share, ...), validated together with the
+ * plugin's own keys when it loads; NULL (and *n = 0) when it has none. */
+const plmm_option_schema *plmm_config_family_keys(const char *family, uint32_t *n)
+    PLMM_NONNULL(1, 2);
+
 /* Write the Markdown reference of every section and key (the generated part
  * of docs/configuration.md). */
 PLMM_NODISCARD plmm_status plmm_config_write_reference(FILE *out) PLMM_NONNULL(1);

@@ -6,8 +6,9 @@
  *
  * A family of sections whose keys a plugin declares ([backend.NAME]) has
  * no table: its keys are checked against the plugin's schema when the
- * plugin loads. [expert.NAME] will be such a family too; [tmodel],
- * [privacy], [ledger] and [server] are plain tables.
+ * plugin loads. [expert.NAME] is such a family whose sections also carry
+ * the keys the engine defines for every expert (plmm_config_family_keys);
+ * [tmodel], [privacy], [ledger] and [server] are plain tables.
  */
 #include "config.h"
 #include "errors.h"
@@ -194,6 +195,51 @@ static const plmm_option_schema tmodel_keys[] = {
      "stream the answer as it is produced (SSE for openai)"},
 };
 
+/* ---- [expert.NAME]: the engine's keys of every expert ---- */
+
+static const plmm_option_schema expert_keys[] = {
+    {"enabled", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "consult this expert (false keeps the section but routes around it)"},
+    {"connector", PLMM_OPT_ENUM, 0, NULL, NO_RANGE, "local|openai",
+     "how the E-model is reached: local = a GGUF model or LoRA adapter run by "
+     "this engine, openai = an OpenAI-compatible server; required"},
+    {"model", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL, "local: the E-model's GGUF file"},
+    {"lora", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "local: a GGUF LoRA adapter applied to the P-model instead of a second model"},
+    {"lora_scale", PLMM_OPT_FLOAT, 0, "1.0", 0, 4, NULL, "local: scale of the LoRA adapter"},
+    {"context", PLMM_OPT_INT, 0, "0", 0, 1048576, NULL,
+     "local: context of the connector's session in tokens; 0 = [engine] context"},
+    {"endpoint", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: base URL including /v1, e.g. http://127.0.0.1:8081/v1"},
+    {"model_name", PLMM_OPT_STRING, 0, "", NO_RANGE, NULL,
+     "openai: model id sent with each request; empty = the server's default"},
+    {"api_key_env", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: environment variable holding the API key, sent as a Bearer token"},
+    {"api_key", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
+     "openai: the API key itself, used when api_key_env is unset or empty; prefer "
+     "api_key_env (an INI file is easily copied)"},
+    {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "openai: extra CA bundle; TLS verification is always on"},
+    {"share", PLMM_OPT_ENUM, 0, "pseudonymized", NO_RANGE, "none|pseudonymized|full",
+     "what the E-model may receive: none = only questions with no personal data, "
+     "pseudonymized = personal data replaced by placeholders, full = as typed"},
+    {"price_per_1k_tokens", PLMM_OPT_FLOAT, 0, "0", 0, 1e6, NULL,
+     "price of 1000 tokens (prompt + completion), metered per consultation"},
+    {"budget", PLMM_OPT_FLOAT, 0, "-1", -1, 1e9, NULL,
+     "most this expert may cost per engine run, in the unit of the price; "
+     "-1 = unlimited, 0 = never consulted"},
+    {"timeout", PLMM_OPT_FLOAT, 0, "60", 0.1, 3600, NULL, "seconds a whole consultation may take"},
+    {"connect_timeout", PLMM_OPT_FLOAT, 0, "10", 0.1, 600, NULL,
+     "openai: seconds to establish the connection"},
+    {"read_timeout", PLMM_OPT_FLOAT, 0, "0", 0, 3600, NULL,
+     "openai: longest silence while waiting for or receiving the answer; 0 = only timeout"},
+    {"max_retries", PLMM_OPT_INT, 0, "2", 0, 10, NULL,
+     "openai: retries on 429, 5xx and connection errors, with backoff"},
+    {"max_tokens", PLMM_OPT_INT, 0, "512", 1, 1048576, NULL, "most tokens of one answer"},
+    {"stream", PLMM_OPT_BOOL, 0, "true", NO_RANGE, NULL,
+     "stream the answer as it is produced (SSE for openai)"},
+};
+
 /* ---- all sections ---- */
 
 static const plmm_config_section_def sections[] = {
@@ -223,12 +269,28 @@ static const plmm_config_section_def sections[] = {
      "plugins and their options). The keys are declared by the plugin and checked when it "
      "loads; a key the plugin does not declare is an error.",
      NULL, 0},
+    {"expert.",
+     "One expert domain; NAME is the expert plugin's name (`plmm experts` lists them). An "
+     "expert is consulted only when its section exists and `enabled` is true. The keys below "
+     "are the engine's and exist for every expert; a plugin may declare more, checked when it "
+     "loads. API keys are read from the environment variable `api_key_env` names.",
+     NULL, 0},
 };
 
 const plmm_config_section_def *plmm_config_schema(uint32_t *n)
 {
     *n = COUNT(sections);
     return sections;
+}
+
+const plmm_option_schema *plmm_config_family_keys(const char *family, uint32_t *n)
+{
+    if (strcmp(family, "expert.") == 0) {
+        *n = COUNT(expert_keys);
+        return expert_keys;
+    }
+    *n = 0;
+    return NULL;
 }
 
 const plmm_config_section_def *plmm_config_section_lookup(const char *section)
@@ -304,12 +366,15 @@ plmm_status plmm_config_write_reference(FILE *out)
             fprintf(out, "### `[%sNAME]`\n\n%s\n\n", s->name, s->help);
         else
             fprintf(out, "### `[%s]`\n\n%s\n\n", s->name, s->help);
-        if (s->keys == NULL)
+        uint32_t n_keys = s->n_keys;
+        const plmm_option_schema *keys =
+            s->keys != NULL ? s->keys : plmm_config_family_keys(s->name, &n_keys);
+        if (keys == NULL)
             continue;
         fputs("| key | type | default | allowed | meaning |\n", out);
         fputs("|-----|------|---------|---------|---------|\n", out);
-        for (uint32_t k = 0; k < s->n_keys; k++)
-            write_key(out, &s->keys[k]);
+        for (uint32_t k = 0; k < n_keys; k++)
+            write_key(out, &keys[k]);
         fputs("\n", out);
     }
     if (ferror(out))

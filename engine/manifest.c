@@ -203,6 +203,12 @@ plmm_status plmm_manifest_read(const char *path, plmm_manifest *out)
             goto out_free;
         }
     }
+    if (strcmp(mp.value[K_KIND], "expert") == 0 && mp.value[K_DEVICE_TYPE] != NULL) {
+        s = plmm_err(PLMM_ERR_CONFIG,
+                     "%s:%u: device_type: an expert runs on no device (only backends have one)",
+                     path, (unsigned)mp.line[K_DEVICE_TYPE]);
+        goto out_free;
+    }
     out->file_format_version = (uint32_t)mp.parsed[K_FORMAT].v.i;
     out->kind = strcmp(mp.value[K_KIND], "backend") == 0 ? PLMM_PLUGIN_BACKEND : PLMM_PLUGIN_EXPERT;
     out->abi_major = (uint32_t)mp.parsed[K_ABI_MAJOR].v.i;

@@ -1,6 +1,7 @@
 /*
- * Plugin registry: finds manifests, loads backend libraries on demand,
- * checks their descriptors against backend ABI v1 and creates instances.
+ * Plugin registry: finds manifests, loads backend and expert libraries on
+ * demand, checks their descriptors against backend ABI v1 or expert ABI v1
+ * (expert_desc.c) and creates backend instances.
  *
  * Version negotiation (STYLE rule 11): a descriptor of another ABI major is
  * refused; any minor is accepted, and only fields inside the plugin's
@@ -171,6 +172,7 @@ static plmm_status fail(plmm_registry *reg, plugin *p, plmm_status status, const
     p->info.status = status;
     p->info.reason = p->reason != NULL ? p->reason : "out of memory";
     p->info.desc = NULL;
+    p->info.expert = NULL;
     if (p->dl != NULL && p->info.n_instances == 0) {
         dlclose(p->dl);
         p->dl = NULL;
@@ -318,18 +320,12 @@ static int cmp_str(const void *a, const void *b)
 
 /* When this library runs from its own build tree (not installed), the
  * plugins built beside it are found without any configuration: every
- * directory under BUILD_ROOT/backends, in name order. */
-static void add_build_dirs(plmm_registry *reg)
+ * directory under BUILD_ROOT/backends, then under BUILD_ROOT/experts, in
+ * name order. */
+static void add_build_subdirs(plmm_registry *reg, const char *root, const char *sub)
 {
-    Dl_info info;
-    char self[PATH_MAX], root[PATH_MAX], dir[PATH_MAX + 64];
-    if (dladdr(&build_anchor, &info) == 0 || info.dli_fname == NULL ||
-        realpath(info.dli_fname, self) == NULL || realpath(PLMM_BUILD_ROOT, root) == NULL)
-        return;
-    size_t n = strlen(root);
-    if (strncmp(self, root, n) != 0 || self[n] != '/')
-        return;
-    snprintf(dir, sizeof(dir), "%s/backends", root);
+    char dir[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s/%s", root, sub);
     DIR *d = opendir(dir);
     if (d == NULL)
         return;
@@ -341,12 +337,26 @@ static void add_build_dirs(plmm_registry *reg)
     closedir(d);
     qsort(names, count, sizeof(names[0]), cmp_str);
     for (size_t i = 0; i < count; i++) {
-        snprintf(dir, sizeof(dir), "%s/backends/%s", root, names[i]);
+        snprintf(dir, sizeof(dir), "%s/%s/%s", root, sub, names[i]);
         struct stat st;
         if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
             add_dir(reg, dir, NULL);
         free(names[i]);
     }
+}
+
+static void add_build_dirs(plmm_registry *reg)
+{
+    Dl_info info;
+    char self[PATH_MAX], root[PATH_MAX];
+    if (dladdr(&build_anchor, &info) == 0 || info.dli_fname == NULL ||
+        realpath(info.dli_fname, self) == NULL || realpath(PLMM_BUILD_ROOT, root) == NULL)
+        return;
+    size_t n = strlen(root);
+    if (strncmp(self, root, n) != 0 || self[n] != '/')
+        return;
+    add_build_subdirs(reg, root, "backends");
+    add_build_subdirs(reg, root, "experts");
 }
 #endif
 
@@ -498,7 +508,8 @@ static const char *missing_contract_fn(const plmm_backend_desc *d)
     return NULL;
 }
 
-/* Check a backend descriptor against its manifest; message in why. */
+/* Check a descriptor against its manifest (experts: expert_desc.c);
+ * message in why. */
 static plmm_status check_desc(const plmm_manifest *m, const void *raw, char *why, size_t n)
 {
     const char *name = m->name;
@@ -513,6 +524,8 @@ static plmm_status check_desc(const plmm_manifest *m, const void *raw, char *why
                  plmm_plugin_kind_name(hd->kind), plmm_plugin_kind_name(m->kind));
         return PLMM_ERR_PLUGIN;
     }
+    if (hd->kind == PLMM_PLUGIN_EXPERT)
+        return plmm_expert_desc_check(m, raw, why, n);
     if (hd->abi_major != PLMM_BACKEND_ABI_MAJOR) {
         snprintf(why, n, "plugin '%s' is built for backend ABI %u.x, engine supports %d.x", name,
                  (unsigned)hd->abi_major, PLMM_BACKEND_ABI_MAJOR);
@@ -589,15 +602,12 @@ static plmm_status load_locked(plmm_registry *reg, plugin *p)
         return PLMM_OK;
     if (p->info.state == PLMM_PLUGIN_FAILED)
         return plmm_err(p->info.status, "%s", p->info.reason);
-    if (m->kind != PLMM_PLUGIN_BACKEND)
-        return plmm_err(PLMM_ERR_UNSUPPORTED,
-                        "plugin '%s' is an expert; loading experts is "
-                        "not supported yet",
-                        m->name);
-    if (m->abi_major != PLMM_BACKEND_ABI_MAJOR)
+    bool expert = m->kind == PLMM_PLUGIN_EXPERT;
+    int engine_major = expert ? PLMM_EXPERT_ABI_MAJOR : PLMM_BACKEND_ABI_MAJOR;
+    if (m->abi_major != (uint32_t)engine_major)
         return fail(reg, p, PLMM_ERR_ABI,
-                    "plugin '%s' is built for backend ABI %u.x, engine supports %d.x", m->name,
-                    (unsigned)m->abi_major, PLMM_BACKEND_ABI_MAJOR);
+                    "plugin '%s' is built for %s ABI %u.x, engine supports %d.x", m->name,
+                    plmm_plugin_kind_name(m->kind), (unsigned)m->abi_major, engine_major);
     if (stat(m->library_path, &st) != 0) {
         if (errno == ENOENT)
             return fail(reg, p, PLMM_ERR_NOT_FOUND, "plugin '%s': library '%s' not found", m->name,
@@ -627,6 +637,19 @@ static plmm_status load_locked(plmm_registry *reg, plugin *p)
     if (s != PLMM_OK)
         return fail(reg, p, s, "%s", why);
 
+    if (expert) {
+        const plmm_expert_desc *x = raw;
+        if (x->abi_minor > PLMM_EXPERT_ABI_MINOR)
+            reg_log(reg, PLMM_LOG_INFO,
+                    "plugin '%s' is built for expert ABI %u.%u; this engine uses its %d.%d part",
+                    m->name, (unsigned)x->abi_major, (unsigned)x->abi_minor, PLMM_EXPERT_ABI_MAJOR,
+                    PLMM_EXPERT_ABI_MINOR);
+        p->info.state = PLMM_PLUGIN_LOADED;
+        p->info.expert = x;
+        reg_log(reg, PLMM_LOG_INFO, "loaded plugin '%s' %s from '%s'", m->name,
+                x->version != NULL ? x->version : "", m->library_path);
+        return PLMM_OK;
+    }
     const plmm_backend_desc *d = raw;
     if (d->abi_minor > PLMM_BACKEND_ABI_MINOR)
         reg_log(reg, PLMM_LOG_INFO,
@@ -669,23 +692,30 @@ plmm_status plmm_registry_load(plmm_registry *reg, const char *name, const plmm_
 
 plmm_status plmm_registry_check_config(const plmm_registry *reg)
 {
-    static const char prefix[] = "backend.";
+    static const struct {
+        const char *prefix;
+        uint32_t kind;
+    } families[] = {{"backend.", PLMM_PLUGIN_BACKEND}, {"expert.", PLMM_PLUGIN_EXPERT}};
     uint32_t n = plmm_config_section_count(reg->config);
     for (uint32_t i = 0; i < n; i++) {
         const char *source;
         uint32_t line;
         const char *sec = plmm_config_section_at(reg->config, i, &source, &line);
-        if (sec == NULL || strncmp(sec, prefix, sizeof(prefix) - 1) != 0)
-            continue;
-        const char *name = sec + sizeof(prefix) - 1;
-        const plugin *p = find_plugin(reg, name);
-        if (p != NULL && p->manifest.kind == PLMM_PLUGIN_BACKEND)
-            continue;
-        if (line > 0)
-            return plmm_err(PLMM_ERR_CONFIG, "%s:%u: [%s]: no backend plugin named '%s' was found",
-                            source, (unsigned)line, sec, name);
-        return plmm_err(PLMM_ERR_CONFIG, "%s: [%s]: no backend plugin named '%s' was found", source,
-                        sec, name);
+        for (size_t f = 0; sec != NULL && f < sizeof(families) / sizeof(families[0]); f++) {
+            size_t len = strlen(families[f].prefix);
+            if (strncmp(sec, families[f].prefix, len) != 0)
+                continue;
+            const char *name = sec + len;
+            const plugin *p = find_plugin(reg, name);
+            if (p != NULL && p->manifest.kind == families[f].kind)
+                continue;
+            const char *kind = plmm_plugin_kind_name(families[f].kind);
+            if (line > 0)
+                return plmm_err(PLMM_ERR_CONFIG, "%s:%u: [%s]: no %s plugin named '%s' was found",
+                                source, (unsigned)line, sec, kind, name);
+            return plmm_err(PLMM_ERR_CONFIG, "%s: [%s]: no %s plugin named '%s' was found", source,
+                            sec, kind, name);
+        }
     }
     return PLMM_OK;
 }

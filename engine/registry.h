@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "plmm/backend.h"
+#include "plmm/expert.h"
 
 /* ---- CPU facts (cpu_features.c) ---- */
 
@@ -106,10 +107,11 @@ typedef enum plmm_plugin_state {
 typedef struct plmm_plugin_info {
     const plmm_manifest *manifest;
     plmm_plugin_state state;
-    plmm_status status;            /* of the failure, PLMM_OK otherwise */
-    const char *reason;            /* why FAILED ("plugin 'x': ..."), "" otherwise */
-    const plmm_backend_desc *desc; /* LOADED backends: the accepted descriptor */
-    uint32_t n_instances;          /* live backend instances */
+    plmm_status status;             /* of the failure, PLMM_OK otherwise */
+    const char *reason;             /* why FAILED ("plugin 'x': ..."), "" otherwise */
+    const plmm_backend_desc *desc;  /* LOADED backends: the accepted descriptor */
+    uint32_t n_instances;           /* live backend instances */
+    const plmm_expert_desc *expert; /* LOADED experts: the accepted descriptor */
 } plmm_plugin_info;
 
 /* plmm_registry_opts.flags (for tests and tools) */
@@ -159,18 +161,25 @@ uint32_t plmm_registry_problem_count(const plmm_registry *reg) PLMM_NONNULL(1);
 const char *plmm_registry_problem_at(const plmm_registry *reg, uint32_t i) PLMM_NONNULL(1);
 
 /*
- * Load a backend plugin's library and check its descriptor without creating
- * an instance (for `plmm backends`: manifest + descriptor + caps). On
- * success the info is LOADED and info->desc is set; the library stays
+ * Load a plugin's library and check its descriptor without creating an
+ * instance (for `plmm backends`: manifest + descriptor + caps; for experts:
+ * the domain description). On success the info is LOADED and info->desc
+ * (backend) or info->expert (expert) is set; the library stays
  * loaded until registry destroy. A failure is remembered (state FAILED,
  * reason) and returned again on later calls. *info (may be NULL) is set
  * whenever the plugin exists, also on failure.
  * Errors: PLMM_ERR_NOT_FOUND, PLMM_ERR_ABI, PLMM_ERR_PLUGIN,
- * PLMM_ERR_UNSUPPORTED (an expert, or score() = 0), with the reason in
+ * PLMM_ERR_UNSUPPORTED (score() = 0), with the reason in
  * plmm_last_errmsg().
  */
 PLMM_NODISCARD plmm_status plmm_registry_load(plmm_registry *reg, const char *name,
                                               const plmm_plugin_info **info) PLMM_NONNULL(1, 2);
+
+/* Check an expert descriptor (expert ABI v1) against its manifest: the
+ * header was read already; message ("plugin 'x': ...") into why
+ * (expert_desc.c). */
+PLMM_NODISCARD plmm_status plmm_expert_desc_check(const plmm_manifest *m, const void *raw,
+                                                  char *why, size_t n) PLMM_NONNULL(1, 2, 3);
 
 /* Every [backend.NAME] section of the configuration must name a discovered
  * backend: else PLMM_ERR_CONFIG "FILE:LINE: [backend.x]: no backend plugin

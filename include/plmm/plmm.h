@@ -75,6 +75,13 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_engine_config_get(const plmm_engine 
  * out: owned, free with plmm_free. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_engine_backends_report(plmm_engine *engine, char **out);
 
+/* Human-readable report of the expert plugins: each one found (version,
+ * summary, routing signals, whether it checks answers), and for those with
+ * an [expert.NAME] section whether they are enabled, their connector,
+ * share policy, price, budget and timeout — or why the expert failed to
+ * load or initialise. out: owned, free with plmm_free. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_engine_experts_report(plmm_engine *engine, char **out);
+
 /* ---- model ---- */
 
 /* Load a GGUF model (path NULL: [engine] model). The file is mmapped and

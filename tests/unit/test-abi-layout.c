@@ -14,6 +14,7 @@
  */
 #include "plmm/audit.h"
 #include "plmm/backend.h"
+#include "plmm/expert.h"
 #include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
 #include "plmm/privacy.h"
@@ -292,6 +293,42 @@ static const layout layouts[] = {
     FIELD(plmm_privacy_guard, privacy, 8, 8),
     FIELD(plmm_privacy_guard, audit, 16, 8),
     FIELD(plmm_privacy_guard, counts, 24, 64),
+    /* plmm_routing_signal (expert.h) */
+    SIZE(plmm_routing_signal, 16, 8),
+    FIELD(plmm_routing_signal, phrase, 0, 8),
+    FIELD(plmm_routing_signal, weight, 8, 4),
+    FIELD(plmm_routing_signal, reserved, 12, 4),
+    /* plmm_check_result (expert.h) */
+    SIZE(plmm_check_result, 264, 4),
+    FIELD(plmm_check_result, struct_size, 0, 4),
+    FIELD(plmm_check_result, verdict, 4, 4),
+    FIELD(plmm_check_result, message, 8, 256),
+    /* plmm_expert_vtbl (expert.h) */
+    SIZE(plmm_expert_vtbl, 32, 8),
+    FIELD(plmm_expert_vtbl, struct_size, 0, 4),
+    FIELD(plmm_expert_vtbl, abi_version, 4, 4),
+    FIELD(plmm_expert_vtbl, init, 8, 8),
+    FIELD(plmm_expert_vtbl, shutdown, 16, 8),
+    FIELD(plmm_expert_vtbl, check, 24, 8),
+    /* plmm_expert_desc (expert.h) */
+    SIZE(plmm_expert_desc, 96, 8),
+    FIELD(plmm_expert_desc, struct_size, 0, 4),
+    FIELD(plmm_expert_desc, abi_major, 4, 2),
+    FIELD(plmm_expert_desc, abi_minor, 6, 2),
+    FIELD(plmm_expert_desc, kind, 8, 4),
+    FIELD(plmm_expert_desc, connectors, 12, 4),
+    FIELD(plmm_expert_desc, name, 16, 8),
+    FIELD(plmm_expert_desc, version, 24, 8),
+    FIELD(plmm_expert_desc, summary, 32, 8),
+    FIELD(plmm_expert_desc, system_prompt, 40, 8),
+    FIELD(plmm_expert_desc, examples, 48, 8),
+    FIELD(plmm_expert_desc, n_examples, 56, 4),
+    FIELD(plmm_expert_desc, n_signals, 60, 4),
+    FIELD(plmm_expert_desc, signals, 64, 8),
+    FIELD(plmm_expert_desc, options, 72, 8),
+    FIELD(plmm_expert_desc, n_options, 80, 4),
+    FIELD(plmm_expert_desc, reserved, 84, 4),
+    FIELD(plmm_expert_desc, vtbl, 88, 8),
     /* plmm_server_params (server.h) */
     SIZE(plmm_server_params, 40, 8),
     FIELD(plmm_server_params, struct_size, 0, 4),
@@ -383,6 +420,9 @@ static const value values[] = {
     VALUE(PLMM_DEVICE_GPU, 2),
     VALUE(PLMM_DEVICE_NPU, 3),
     VALUE(PLMM_DEVICE_ACCEL, 4),
+    VALUE(PLMM_CHECK_PASS, 0),
+    VALUE(PLMM_CHECK_WARN, 1),
+    VALUE(PLMM_CHECK_FAIL, 2),
     /* numeric macros */
     VALUE(PLMM_MAX_DIMS, 4),
     VALUE(PLMM_MAX_SRC, 4),
@@ -453,6 +493,11 @@ static const value values[] = {
     VALUE(PLMM_VAULT_WRITE, 1),
     VALUE(PLMM_AUDIT_SENT, 0),
     VALUE(PLMM_AUDIT_REFUSED, 1),
+    VALUE(PLMM_EXPERT_ABI_MAJOR, 1),
+    VALUE(PLMM_EXPERT_ABI_MINOR, 0),
+    VALUE(PLMM_EXPERT_CONNECTOR_LOCAL, 1),
+    VALUE(PLMM_EXPERT_CONNECTOR_OPENAI, 2),
+    VALUE(PLMM_CHECK_MESSAGE_MAX, 256),
 };
 
 #define N_LAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
