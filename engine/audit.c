@@ -109,10 +109,11 @@ static void to_hex(const uint8_t *h, char *out)
 struct plmm_audit {
     char *path;
     char *head_path;
-    int fd;
-    uint64_t count;
+    int fd;         /* O_APPEND; flock'd only while an entry is written */
+    uint64_t count; /* state of the log as of known_size bytes */
     uint8_t chain[HASH];
     merkle tree;
+    uint64_t known_size;
 };
 
 /* Parse one line: the text before the last tab (hashed) and the chain
@@ -215,6 +216,48 @@ PLMM_EXPORT void plmm_audit_close(plmm_audit *a)
     free(a);
 }
 
+/* Rebuild count, chain and tree from the log as it is now (the caller
+ * holds the lock); damage is left for plmm_audit_verify to report. */
+static plmm_status load_state(plmm_audit *a)
+{
+    char *data = NULL;
+    size_t len = 0;
+    plmm_status s = read_file(a->path, &data, &len);
+    if (s != PLMM_OK)
+        return s;
+    a->count = 0;
+    memset(a->chain, 0, HASH);
+    memset(&a->tree, 0, sizeof(a->tree));
+    if (len > 0 && data[len - 1] != '\n') {
+        free(data);
+        return plmm_err(PLMM_ERR_FORMAT,
+                        "audit log '%s' ends in an incomplete entry; check it with 'plmm audit "
+                        "verify'",
+                        a->path);
+    }
+    for (size_t i = 0; i < len;) {
+        char *nl = memchr(data + i, '\n', len - i);
+        size_t ll = (size_t)(nl - (data + i)), body_len;
+        uint8_t chain[HASH], leaf[HASH];
+        uint64_t seq;
+        if (!split_line(data + i, ll, &body_len, chain, &seq) || seq != a->count + 1) {
+            s = plmm_err(PLMM_ERR_FORMAT,
+                         "audit log '%s': entry %llu is malformed; check it with 'plmm audit "
+                         "verify'",
+                         a->path, (unsigned long long)a->count + 1);
+            break;
+        }
+        leaf_hash(data + i, body_len, leaf);
+        merkle_add(&a->tree, leaf);
+        memcpy(a->chain, chain, HASH);
+        a->count++;
+        i += ll + 1;
+    }
+    free(data);
+    a->known_size = len;
+    return s;
+}
+
 PLMM_EXPORT plmm_status plmm_audit_open(const char *path, plmm_audit **out)
 {
     if (path == NULL || out == NULL)
@@ -229,8 +272,6 @@ PLMM_EXPORT plmm_status plmm_audit_open(const char *path, plmm_audit **out)
     a->path = malloc(n + 1);
     a->head_path = malloc(n + 6);
     plmm_status s = PLMM_OK;
-    char *data = NULL;
-    size_t len = 0;
     if (a->path == NULL || a->head_path == NULL) {
         s = plmm_err(PLMM_ERR_NOMEM, "out of memory");
         goto fail;
@@ -242,43 +283,14 @@ PLMM_EXPORT plmm_status plmm_audit_open(const char *path, plmm_audit **out)
         s = plmm_err(PLMM_ERR_IO, "cannot open audit log '%s': %s", path, strerror(errno));
         goto fail;
     }
-    if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
-        s = plmm_err(PLMM_ERR_DENIED, "audit log '%s' is in use by another process", path);
+    (void)flock(a->fd, LOCK_EX);
+    s = load_state(a);
+    (void)flock(a->fd, LOCK_UN);
+    if (s != PLMM_OK)
         goto fail;
-    }
-    if ((s = read_file(path, &data, &len)) != PLMM_OK)
-        goto fail;
-    if (len > 0 && data[len - 1] != '\n') {
-        s = plmm_err(PLMM_ERR_FORMAT,
-                     "audit log '%s' ends in an incomplete entry; check it with 'plmm audit "
-                     "verify'",
-                     path);
-        goto fail;
-    }
-    /* Rebuild the chain and tree from the log as it is; verify reports damage. */
-    for (size_t i = 0; i < len;) {
-        char *nl = memchr(data + i, '\n', len - i);
-        size_t ll = (size_t)(nl - (data + i)), body_len;
-        uint8_t chain[HASH], leaf[HASH];
-        uint64_t seq;
-        if (!split_line(data + i, ll, &body_len, chain, &seq) || seq != a->count + 1) {
-            s = plmm_err(PLMM_ERR_FORMAT,
-                         "audit log '%s': entry %llu is malformed; check it with 'plmm audit "
-                         "verify'",
-                         path, (unsigned long long)a->count + 1);
-            goto fail;
-        }
-        leaf_hash(data + i, body_len, leaf);
-        merkle_add(&a->tree, leaf);
-        memcpy(a->chain, chain, HASH);
-        a->count++;
-        i += ll + 1;
-    }
-    free(data);
     *out = a;
     return PLMM_OK;
 fail:
-    free(data);
     plmm_audit_close(a);
     return s;
 }
@@ -309,6 +321,10 @@ static void reduce_url(const char *url, char *out, size_t size)
         snprintf(out, size, "-");
 }
 
+static plmm_status append_locked(plmm_audit *a, char *line, size_t size, const char *tbuf,
+                                 const char *dest, const char *cats, uint32_t outcome, size_t len,
+                                 const char *body_hex);
+
 PLMM_EXPORT plmm_status plmm_audit_append(plmm_audit *a, const char *destination,
                                           const plmm_pii_counts *counts, uint32_t outcome,
                                           const void *body, size_t len)
@@ -317,9 +333,8 @@ PLMM_EXPORT plmm_status plmm_audit_append(plmm_audit *a, const char *destination
         return plmm_err(PLMM_ERR_INVALID_ARG, "NULL argument");
     if (outcome != PLMM_AUDIT_SENT && outcome != PLMM_AUDIT_REFUSED)
         return plmm_err(PLMM_ERR_INVALID_ARG, "unknown audit outcome %u", (unsigned)outcome);
-    char line[MAX_LINE], dest[1024], cats[512] = "", tbuf[32], body_hex[2 * HASH + 1],
-                                     chain_hex[2 * HASH + 1];
-    uint8_t h[HASH], leaf[HASH], chain[HASH];
+    char line[MAX_LINE], dest[1024], cats[512] = "", tbuf[32], body_hex[2 * HASH + 1];
+    uint8_t h[HASH];
     reduce_url(destination, dest, sizeof(dest));
     size_t co = 0;
     for (uint32_t c = 1; counts != NULL && c < PLMM_PII_COUNT; c++) {
@@ -336,22 +351,49 @@ PLMM_EXPORT plmm_status plmm_audit_append(plmm_audit *a, const char *destination
     strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
     crypto_hash_sha256(h, body, len);
     to_hex(h, body_hex);
-    int n = snprintf(line, sizeof(line), "%llu\t%s\t%s\t%s\t%s\t%zu\t%s",
-                     (unsigned long long)a->count + 1, tbuf, dest, cats,
-                     outcome == PLMM_AUDIT_SENT ? "sent" : "refused", len, body_hex);
-    if (n < 0 || (size_t)n + 2 * HASH + 3 > sizeof(line))
+    /* Several processes may append: one at a time, each continuing the
+     * chain as it is on disk. */
+    if (flock(a->fd, LOCK_EX) != 0)
+        return plmm_err(PLMM_ERR_IO, "cannot lock audit log '%s': %s", a->path, strerror(errno));
+    plmm_status s = append_locked(a, line, sizeof(line), tbuf, dest, cats, outcome, len, body_hex);
+    (void)flock(a->fd, LOCK_UN);
+    return s;
+}
+
+/* The part of plmm_audit_append that runs under the lock. */
+static plmm_status append_locked(plmm_audit *a, char *line, size_t size, const char *tbuf,
+                                 const char *dest, const char *cats, uint32_t outcome, size_t len,
+                                 const char *body_hex)
+{
+    uint8_t leaf[HASH], chain[HASH];
+    char chain_hex[2 * HASH + 1];
+    struct stat st;
+    if (fstat(a->fd, &st) != 0)
+        return plmm_err(PLMM_ERR_IO, "cannot stat audit log '%s'", a->path);
+    if ((uint64_t)st.st_size != a->known_size) {
+        plmm_status s = load_state(a); /* another process appended */
+        if (s != PLMM_OK)
+            return s;
+    }
+    int n =
+        snprintf(line, size, "%llu\t%s\t%s\t%s\t%s\t%zu\t%s", (unsigned long long)a->count + 1,
+                 tbuf, dest, cats, outcome == PLMM_AUDIT_SENT ? "sent" : "refused", len, body_hex);
+    if (n < 0 || (size_t)n + 2 * HASH + 3 > size)
         return plmm_err(PLMM_ERR_RANGE, "audit entry too long");
     leaf_hash(line, (size_t)n, leaf);
     chain_next(a->chain, leaf, chain);
     to_hex(chain, chain_hex);
-    n += snprintf(line + n, sizeof(line) - (size_t)n, "\t%s\n", chain_hex);
+    n += snprintf(line + n, size - (size_t)n, "\t%s\n", chain_hex);
     ssize_t w = write(a->fd, line, (size_t)n);
-    if (w != n || fsync(a->fd) != 0)
+    if (w != n || fsync(a->fd) != 0) {
+        a->known_size = UINT64_MAX; /* re-read before the next entry */
         return plmm_err(PLMM_ERR_IO, "cannot append to audit log '%s': %s", a->path,
                         w < 0 ? strerror(errno) : "short write");
+    }
     memcpy(a->chain, chain, HASH);
     merkle_add(&a->tree, leaf);
     a->count++;
+    a->known_size += (uint64_t)n;
     return write_head(a);
 }
 

@@ -36,9 +36,11 @@ typedef struct plmm_pii_counts {
 #define PLMM_AUDIT_SENT 0u    /* the request left the device */
 #define PLMM_AUDIT_REFUSED 1u /* the final scan (or a policy) stopped it */
 
-/* Open (creating when absent) the log at path for appending. Holds an
- * exclusive lock on the log until closed. A log whose last line is cut
- * short (a crash during an append) is refused with PLMM_ERR_FORMAT. */
+/* Open (creating when absent) the log at path for appending. Several
+ * handles and processes may append to one log: each entry is written under
+ * an exclusive lock (flock) and continues the chain as it is on disk. A log
+ * whose last line is cut short (a crash during an append) is refused with
+ * PLMM_ERR_FORMAT. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_audit_open(const char *path, plmm_audit **out);
 /* NULL is ignored. */
 PLMM_EXPORT void plmm_audit_close(plmm_audit *audit);

@@ -8,6 +8,7 @@
 #include "plmm/vault.h"
 #include "test.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[256], log_path[300], head_path[320];
@@ -72,7 +73,7 @@ int main(void)
     plmm_audit *a = NULL;
     CHECK(plmm_audit_open(log_path, &a) == PLMM_OK);
     plmm_audit *b = NULL;
-    CHECK(plmm_audit_open(log_path, &b) == PLMM_ERR_DENIED); /* one writer */
+    CHECK(plmm_audit_open(log_path, &b) == PLMM_OK); /* a second writer (another process) */
     plmm_pii_counts c = {{0}};
     c.n[PLMM_PII_EMAIL] = 2;
     char root3[65] = "";
@@ -92,9 +93,14 @@ int main(void)
     plmm_audit_close(a);
     plmm_audit_report r = verify(NULL);
     CHECK_MSG(r.ok && r.n_entries == 6, "%s", r.message);
-    CHECK(strcmp(r.root_hex, root3) != 0);
+    /* the second handle continues the chain the first one extended */
+    CHECK(plmm_audit_append(b, "local:expert.it", NULL, PLMM_AUDIT_SENT, "b", 1) == PLMM_OK);
+    plmm_audit_close(b);
+    r = verify(NULL);
+    CHECK_MSG(r.ok && r.n_entries == 7, "%s", r.message);
     r = verify(root3);
     CHECK_MSG(r.ok, "an earlier root must be a prefix root: %s", r.message);
+    CHECK(strcmp(r.root_hex, root3) != 0);
     r = verify("00000000000000000000000000000000000000000000000000000000000000ff");
     CHECK(!r.ok);
     CHECK_CONTAINS(r.message, "expected root");
@@ -104,13 +110,13 @@ int main(void)
     CHECK(plmm_audit_append(a, "local:expert.it", NULL, PLMM_AUDIT_SENT, "x", 1) == PLMM_OK);
     plmm_audit_close(a);
     r = verify(NULL);
-    CHECK(r.ok && r.n_entries == 7);
+    CHECK(r.ok && r.n_entries == 8);
 
     size_t n = 0, hn = 0, st[17];
     char *orig = slurp(log_path, &n);
     char *head = slurp(head_path, &hn);
     size_t nl = lines(orig, n, st);
-    CHECK(nl == 7);
+    CHECK(nl == 8);
     char *buf = malloc(n + 256);
 
     /* modify entry 3 (its byte count) */
@@ -147,21 +153,21 @@ int main(void)
     EXPECT_BAD("inserted entry", 6);
 
     /* the last entry removed: only the head knows */
-    spit(log_path, orig, st[6]);
+    spit(log_path, orig, st[7]);
     r = verify(NULL);
-    CHECK_MSG(!r.ok && r.first_bad == 7, "truncated: ok=%u first_bad=%llu %s", r.ok,
+    CHECK_MSG(!r.ok && r.first_bad == 8, "truncated: ok=%u first_bad=%llu %s", r.ok,
               (unsigned long long)r.first_bad, r.message);
     CHECK_CONTAINS(r.message, "deleted from the end");
 
     /* a torn last line (crash during an append) */
     spit(log_path, orig, n - 5);
-    EXPECT_BAD("torn last line", 7);
+    EXPECT_BAD("torn last line", 8);
     CHECK(plmm_audit_open(log_path, &a) == PLMM_ERR_FORMAT);
     CHECK_CONTAINS(plmm_last_errmsg(), "incomplete");
 
     /* a rewritten head */
     spit(log_path, orig, n);
-    spit(head_path, "plmm-audit-head 1\t7\tab\tcd\n", 26);
+    spit(head_path, "plmm-audit-head 1\t8\tab\tcd\n", 26);
     r = verify(NULL);
     CHECK(!r.ok);
     CHECK_CONTAINS(r.message, "head");
@@ -172,6 +178,33 @@ int main(void)
     free(buf);
     free(orig);
     free(head);
+
+    /* four processes appending at once: one chain, every entry kept */
+    unlink(log_path);
+    unlink(head_path);
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            plmm_audit *w = NULL;
+            if (plmm_audit_open(log_path, &w) != PLMM_OK)
+                _exit(2);
+            for (int i = 0; i < 25; i++)
+                if (plmm_audit_append(w, "local:expert.art", NULL, PLMM_AUDIT_SENT, "x", 1) !=
+                    PLMM_OK)
+                    _exit(3);
+            plmm_audit_close(w);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        int status = 0;
+        waitpid(kids[k], &status, 0);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", k);
+    }
+    r = verify(NULL);
+    CHECK_MSG(r.ok && r.n_entries == 100, "concurrent writers: ok=%u n=%llu %s", r.ok,
+              (unsigned long long)r.n_entries, r.message);
     unlink(log_path);
     unlink(head_path);
     rmdir(dir);
