@@ -30,7 +30,7 @@ typedef struct ocl_opts {
 static plmm_status parse_options(const plmm_host_api *host, const plmm_option_value *opts,
                                  uint32_t n_opts, ocl_opts *o)
 {
-    *o = (ocl_opts){.platform = 0, .device = 0, .cache_dir = ""};
+    *o = (ocl_opts){.platform = -1, .device = -1, .cache_dir = ""};
     if (n_opts > 0 && opts == NULL)
         return plmm_sdk_error(host, PLMM_ERR_INVALID_ARG, "options are NULL");
     for (uint32_t i = 0; i < n_opts; i++) {
@@ -41,8 +41,8 @@ static plmm_status parse_options(const plmm_host_api *host, const plmm_option_va
             if (v->type != PLMM_OPT_INT)
                 return plmm_sdk_error(host, PLMM_ERR_CONFIG, "option '%s' must be an integer",
                                       v->key);
-            if (v->v.i < 0 || v->v.i > MAX_INDEX)
-                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "%s %lld outside [0, %d]", v->key,
+            if (v->v.i < -1 || v->v.i > MAX_INDEX)
+                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "%s %lld outside [-1, %d]", v->key,
                                       (long long)v->v.i, MAX_INDEX);
             if (v->key[0] == 'p')
                 o->platform = v->v.i;
@@ -77,20 +77,52 @@ static plmm_status pick_device(plmm_backend_ctx *ctx, const ocl_opts *o)
     if (o->platform >= (int64_t)np)
         return plmm_sdk_error(host, PLMM_ERR_CONFIG, "platform %lld requested, %u present",
                               (long long)o->platform, np);
-    ctx->platform = plats[o->platform];
-    cl_device_id devs[MAX_INDEX + 1];
-    cl_uint nd = 0;
-    err = clGetDeviceIDs(ctx->platform, CL_DEVICE_TYPE_ALL, MAX_INDEX + 1, devs, &nd);
-    if (err != CL_SUCCESS || nd == 0)
-        return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED, "platform %lld has no devices",
-                              (long long)o->platform);
-    if (nd > MAX_INDEX + 1)
-        nd = MAX_INDEX + 1;
-    if (o->device >= (int64_t)nd)
-        return plmm_sdk_error(host, PLMM_ERR_CONFIG,
-                              "device %lld requested, platform %lld has %u",
-                              (long long)o->device, (long long)o->platform, nd);
-    ctx->device = devs[o->device];
+    /* -1: every platform (device -1: every device), the first of the most
+     * preferred type wins: GPU or accelerator before a CPU device (PoCL) */
+    int best = 1 << 30;
+    const cl_uint p0 = o->platform < 0 ? 0 : (cl_uint)o->platform;
+    const cl_uint p1 = o->platform < 0 ? np : p0 + 1;
+    for (cl_uint p = p0; p < p1; p++) {
+        cl_device_id devs[MAX_INDEX + 1];
+        cl_uint nd = 0;
+        err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, MAX_INDEX + 1, devs, &nd);
+        if (err != CL_SUCCESS || nd == 0) {
+            if (o->platform >= 0)
+                return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED, "platform %u has no devices", p);
+            continue;
+        }
+        if (nd > MAX_INDEX + 1)
+            nd = MAX_INDEX + 1;
+        if (o->device >= (int64_t)nd) {
+            if (o->platform >= 0)
+                return plmm_sdk_error(host, PLMM_ERR_CONFIG,
+                                      "device %lld requested, platform %u has %u",
+                                      (long long)o->device, p, nd);
+            continue;
+        }
+        const cl_uint d0 = o->device < 0 ? 0 : (cl_uint)o->device;
+        const cl_uint d1 = o->device < 0 ? nd : d0 + 1;
+        for (cl_uint d = d0; d < d1; d++) {
+            cl_device_type t = 0;
+            cl_bool avail = CL_FALSE;
+            clGetDeviceInfo(devs[d], CL_DEVICE_TYPE, sizeof(t), &t, NULL);
+            clGetDeviceInfo(devs[d], CL_DEVICE_AVAILABLE, sizeof(avail), &avail, NULL);
+            const int rank = ((t & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) ? 0
+                              : (t & CL_DEVICE_TYPE_CPU)                              ? 2
+                                                                                      : 1) +
+                             (avail ? 0 : 4);
+            if (rank < best) {
+                best = rank;
+                ctx->platform = plats[p];
+                ctx->device = devs[d];
+            }
+        }
+    }
+    if (ctx->device == NULL && o->device >= 0)
+        return plmm_sdk_error(host, PLMM_ERR_CONFIG, "device %lld requested, no platform has it",
+                              (long long)o->device);
+    if (ctx->device == NULL)
+        return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED, "no OpenCL device found");
 
     char ext[4096] = "";
     cl_device_type type = 0;
@@ -112,8 +144,7 @@ static plmm_status pick_device(plmm_backend_ctx *ctx, const ocl_opts *o)
     clGetDeviceInfo(ctx->device, CL_DEVICE_AVAILABLE, sizeof(avail), &avail, NULL);
     clGetDeviceInfo(ctx->device, CL_DEVICE_COMPILER_AVAILABLE, sizeof(compiler), &compiler, NULL);
     if (!avail || !compiler)
-        return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED,
-                              "device '%s' is %s", ctx->dev_name,
+        return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED, "device '%s' is %s", ctx->dev_name,
                               !avail ? "not available" : "without an OpenCL C compiler");
     ctx->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
     ctx->fp64 = strstr(ext, "cl_khr_fp64") != NULL;
@@ -184,15 +215,13 @@ static plmm_status ocl_init(const plmm_host_api *host, const plmm_option_value *
     ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
     if (ctx->cl == NULL || err != CL_SUCCESS) {
         ctx->cl = NULL;
-        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateContext: %s",
-                            ocl_err_name(err));
+        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateContext: %s", ocl_err_name(err));
         goto fail;
     }
     ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, 0, &err);
     if (ctx->queue == NULL || err != CL_SUCCESS) {
         ctx->queue = NULL;
-        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateCommandQueue: %s",
-                            ocl_err_name(err));
+        st = plmm_sdk_error(host, PLMM_ERR_BACKEND, "clCreateCommandQueue: %s", ocl_err_name(err));
         goto fail;
     }
     cl_int zero = 0;
@@ -280,10 +309,8 @@ static plmm_status ocl_buffer_reqs(plmm_backend_ctx *ctx, uint32_t usage, plmm_b
     if (out->struct_size < offsetof(plmm_buffer_reqs, alignment))
         return plmm_sdk_error(ctx->host, PLMM_ERR_INVALID_ARG,
                               "buffer reqs struct_size %u too small", out->struct_size);
-    plmm_buffer_reqs r = {.struct_size = out->struct_size,
-                          .flags = 0,
-                          .alignment = 64,
-                          .max_size = ctx->max_alloc};
+    plmm_buffer_reqs r = {
+        .struct_size = out->struct_size, .flags = 0, .alignment = 64, .max_size = ctx->max_alloc};
     size_t n = out->struct_size < sizeof(r) ? out->struct_size : sizeof(r);
     memcpy(out, &r, n);
     return PLMM_OK;
@@ -403,9 +430,9 @@ static plmm_status ocl_buffer_write(plmm_backend_ctx *ctx, plmm_buffer *buf, uin
                               "buffer holds imported weights and cannot be written");
     if (size == 0)
         return PLMM_OK;
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, buf->mem,
-                                      (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE,
-                                      (size_t)offset, (size_t)size, src, 0, NULL, NULL);
+    cl_int err =
+        clEnqueueWriteBuffer(ctx->queue, buf->mem, (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE,
+                             (size_t)offset, (size_t)size, src, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clEnqueueWriteBuffer: %s",
                               ocl_err_name(err));
@@ -422,9 +449,9 @@ static plmm_status ocl_buffer_read(plmm_backend_ctx *ctx, plmm_buffer *buf, uint
         return st;
     if (size == 0)
         return PLMM_OK;
-    cl_int err = clEnqueueReadBuffer(ctx->queue, buf->mem,
-                                     (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE, (size_t)offset,
-                                     (size_t)size, dst, 0, NULL, NULL);
+    cl_int err =
+        clEnqueueReadBuffer(ctx->queue, buf->mem, (flags & PLMM_COPY_ASYNC) ? CL_FALSE : CL_TRUE,
+                            (size_t)offset, (size_t)size, dst, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clEnqueueReadBuffer: %s",
                               ocl_err_name(err));
@@ -499,8 +526,7 @@ static plmm_status ocl_graph_compute(plmm_backend_ctx *ctx, const plmm_graph *gr
     if (st == PLMM_OK) {
         cl_int err = clFlush(ctx->queue);
         if (err != CL_SUCCESS)
-            st = plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clFlush: %s",
-                                ocl_err_name(err));
+            st = plmm_sdk_error(ctx->host, PLMM_ERR_BACKEND, "clFlush: %s", ocl_err_name(err));
     } else {
         plmm_sdk_error(ctx->host, st, "%s", msg);
     }
@@ -522,16 +548,17 @@ static int ocl_score(const plmm_host_api *host)
 static const plmm_option_schema ocl_options[] = {
     {.key = "platform",
      .type = PLMM_OPT_INT,
-     .default_value = "0",
-     .min = 0,
+     .default_value = "-1",
+     .min = -1,
      .max = MAX_INDEX,
-     .help = "OpenCL platform index (as clinfo lists them)"},
+     .help = "OpenCL platform index (as clinfo lists them); -1 = search every platform"},
     {.key = "device",
      .type = PLMM_OPT_INT,
-     .default_value = "0",
-     .min = 0,
+     .default_value = "-1",
+     .min = -1,
      .max = MAX_INDEX,
-     .help = "device index within the platform"},
+     .help = "device index within the platform; -1 = the first GPU or accelerator, "
+             "else the first other device, CPU devices (PoCL) last"},
     {.key = "cache_dir",
      .type = PLMM_OPT_STRING,
      .default_value = "",

@@ -40,19 +40,32 @@ void vk_host_free(plmm_backend_ctx *ctx, void *p)
 static const char *vk_result_name(VkResult r)
 {
     switch (r) {
-    case VK_SUCCESS: return "VK_SUCCESS";
-    case VK_NOT_READY: return "VK_NOT_READY";
-    case VK_TIMEOUT: return "VK_TIMEOUT";
-    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
-    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
-    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
-    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
-    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
-    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
-    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
-    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
-    default: return "VkResult error";
+    case VK_SUCCESS:
+        return "VK_SUCCESS";
+    case VK_NOT_READY:
+        return "VK_NOT_READY";
+    case VK_TIMEOUT:
+        return "VK_TIMEOUT";
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+        return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+        return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED:
+        return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST:
+        return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_LAYER_NOT_PRESENT:
+        return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+        return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+        return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER:
+        return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS:
+        return "VK_ERROR_TOO_MANY_OBJECTS";
+    default:
+        return "VkResult error";
     }
 }
 
@@ -73,10 +86,9 @@ bool vk_our_buffer(const plmm_backend_ctx *ctx, const plmm_buffer *b)
 
 /* ---- validation layer messages ---- */
 
-static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
-                                                    VkDebugUtilsMessageTypeFlagsEXT type,
-                                                    const VkDebugUtilsMessengerCallbackDataEXT *data,
-                                                    void *user)
+static VKAPI_ATTR VkBool32 VKAPI_CALL
+on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT sev, VkDebugUtilsMessageTypeFlagsEXT type,
+              const VkDebugUtilsMessengerCallbackDataEXT *data, void *user)
 {
     (void)type;
     plmm_backend_ctx *ctx = user;
@@ -136,13 +148,12 @@ static VkDeviceSize max_alloc_size(const plmm_backend_ctx *ctx)
 plmm_status vk_mem_create(plmm_backend_ctx *ctx, VkDeviceSize size, bool host_visible, vk_mem *out)
 {
     memset(out, 0, sizeof(*out));
-    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                             .size = size,
-                             .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                      VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT |
-                                      VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT,
-                             .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkBufferCreateInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT,
+        .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
     VkResult r = vkCreateBuffer(ctx->device, &bi, NULL, &out->buf);
     if (r != VK_SUCCESS)
         return vk_check(ctx, r, "vkCreateBuffer");
@@ -223,9 +234,10 @@ static plmm_status run_copy(plmm_backend_ctx *ctx, VkBuffer src, VkDeviceSize so
     if ((r = vkBeginCommandBuffer(ctx->xcmd, &bi)) != VK_SUCCESS)
         return vk_check(ctx, r, "vkBeginCommandBuffer");
     /* earlier shader writes -> this transfer */
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
     vkCmdPipelineBarrier(ctx->xcmd,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
@@ -255,7 +267,7 @@ static plmm_status run_copy(plmm_backend_ctx *ctx, VkBuffer src, VkDeviceSize so
 static plmm_status parse_options(const plmm_host_api *host, const plmm_option_value *opts,
                                  uint32_t n_opts, int64_t *device, bool *validation)
 {
-    *device = 0;
+    *device = -1;
     *validation = false;
     const char *env = getenv("PLMM_VULKAN_VALIDATION");
     if (env != NULL && env[0] == '1')
@@ -269,13 +281,14 @@ static plmm_status parse_options(const plmm_host_api *host, const plmm_option_va
         if (strcmp(o->key, "device") == 0) {
             if (o->type != PLMM_OPT_INT)
                 return plmm_sdk_error(host, PLMM_ERR_CONFIG, "option 'device' must be an integer");
-            if (o->v.i < 0 || o->v.i >= MAX_DEVICES)
-                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "device %lld outside [0, %d]",
+            if (o->v.i < -1 || o->v.i >= MAX_DEVICES)
+                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "device %lld outside [-1, %d]",
                                       (long long)o->v.i, MAX_DEVICES - 1);
             *device = o->v.i;
         } else if (strcmp(o->key, "validation") == 0) {
             if (o->type != PLMM_OPT_BOOL)
-                return plmm_sdk_error(host, PLMM_ERR_CONFIG, "option 'validation' must be a boolean");
+                return plmm_sdk_error(host, PLMM_ERR_CONFIG,
+                                      "option 'validation' must be a boolean");
             *validation = *validation || o->v.b;
         } else {
             return plmm_sdk_error(host, PLMM_ERR_CONFIG, "unknown option '%s'", o->key);
@@ -344,8 +357,9 @@ static plmm_status create_instance(plmm_backend_ctx *ctx)
     const char *exts[1] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
     bool val = ctx->validation && layer_available(layers[0]);
     if (ctx->validation && !val)
-        plmm_sdk_log(ctx->host, PLMM_LOG_WARN,
-                     "vulkan: validation requested but VK_LAYER_KHRONOS_validation is not installed");
+        plmm_sdk_log(
+            ctx->host, PLMM_LOG_WARN,
+            "vulkan: validation requested but VK_LAYER_KHRONOS_validation is not installed");
     VkDebugUtilsMessengerCreateInfoEXT dci = {
         .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
         .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT |
@@ -375,8 +389,9 @@ static plmm_status create_instance(plmm_backend_ctx *ctx)
     }
     pin_drivers();
     if (val) {
-        PFN_vkCreateDebugUtilsMessengerEXT create = (PFN_vkCreateDebugUtilsMessengerEXT)
-            vkGetInstanceProcAddr(ctx->instance, "vkCreateDebugUtilsMessengerEXT");
+        PFN_vkCreateDebugUtilsMessengerEXT create =
+            (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+                ctx->instance, "vkCreateDebugUtilsMessengerEXT");
         if (create != NULL)
             create(ctx->instance, &dci, NULL, &ctx->messenger);
         plmm_sdk_log(ctx->host, PLMM_LOG_INFO, "vulkan: validation layer enabled");
@@ -384,7 +399,26 @@ static plmm_status create_instance(plmm_backend_ctx *ctx)
     return PLMM_OK;
 }
 
-static plmm_status pick_device(plmm_backend_ctx *ctx, uint32_t want)
+/* Preference of a device type for `device = -1`: a discrete GPU first, a
+ * CPU implementation (lavapipe, SwiftShader) last. */
+static int type_rank(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return 4;
+    default:
+        return 3;
+    }
+}
+
+/* want < 0: the first device of the most preferred type with Vulkan 1.2. */
+static plmm_status pick_device(plmm_backend_ctx *ctx, int64_t want_opt)
 {
     uint32_t n = 0;
     VkResult r = vkEnumeratePhysicalDevices(ctx->instance, &n, NULL);
@@ -399,15 +433,31 @@ static plmm_status pick_device(plmm_backend_ctx *ctx, uint32_t want)
     if (r != VK_SUCCESS && r != VK_INCOMPLETE)
         return vk_check(ctx, r, "vkEnumeratePhysicalDevices");
     ctx->n_devices = n;
+    uint32_t want = 0;
+    if (want_opt < 0) {
+        int best = 1 << 30;
+        for (uint32_t i = 0; i < n; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devs[i], &p);
+            const int rank = type_rank(p.deviceType) + (p.apiVersion < VK_API_VERSION_1_2 ? 8 : 0);
+            if (rank < best) {
+                best = rank;
+                want = i;
+            }
+        }
+    } else {
+        want = (uint32_t)want_opt;
+    }
     if (want >= n)
-        return plmm_sdk_error(ctx->host, PLMM_ERR_CONFIG, "device = %u, but only %u Vulkan device(s)",
-                              want, n);
+        return plmm_sdk_error(ctx->host, PLMM_ERR_CONFIG,
+                              "device = %u, but only %u Vulkan device(s)", want, n);
     ctx->phys = devs[want];
     ctx->device_index = want;
     vkGetPhysicalDeviceProperties(ctx->phys, &ctx->props);
     vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->memprops);
     if (ctx->props.apiVersion < VK_API_VERSION_1_2)
-        return plmm_sdk_error(ctx->host, PLMM_ERR_UNSUPPORTED, "device '%s' supports Vulkan %u.%u (1.2 needed)",
+        return plmm_sdk_error(ctx->host, PLMM_ERR_UNSUPPORTED,
+                              "device '%s' supports Vulkan %u.%u (1.2 needed)",
                               ctx->props.deviceName, VK_API_VERSION_MAJOR(ctx->props.apiVersion),
                               VK_API_VERSION_MINOR(ctx->props.apiVersion));
     VkPhysicalDeviceVulkan12Features f12 = {
@@ -515,8 +565,9 @@ static void vk_shutdown(plmm_backend_ctx *ctx)
     }
     if (ctx->instance != VK_NULL_HANDLE) {
         if (ctx->messenger != VK_NULL_HANDLE) {
-            PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
-                vkGetInstanceProcAddr(ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
+            PFN_vkDestroyDebugUtilsMessengerEXT destroy =
+                (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+                    ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
             if (destroy != NULL)
                 destroy(ctx->instance, ctx->messenger, NULL);
         }
@@ -549,7 +600,7 @@ static plmm_status vk_init(const plmm_host_api *host, const plmm_option_value *o
         host->free(host->host_ctx, ctx);
         return plmm_sdk_error(host, PLMM_ERR_BACKEND, "cannot create a mutex");
     }
-    if ((st = create_instance(ctx)) != PLMM_OK || (st = pick_device(ctx, (uint32_t)device)) != PLMM_OK ||
+    if ((st = create_instance(ctx)) != PLMM_OK || (st = pick_device(ctx, device)) != PLMM_OK ||
         (st = create_device(ctx)) != PLMM_OK || (st = validation_status(ctx)) != PLMM_OK) {
         vk_shutdown(ctx);
         return st;
@@ -741,8 +792,8 @@ static plmm_status check_range(plmm_backend_ctx *ctx, const plmm_buffer *b, uint
 }
 
 /* host -> device through the staging buffer, in chunks; synchronous */
-static plmm_status upload(plmm_backend_ctx *ctx, plmm_buffer *buf, uint64_t offset,
-                          const void *src, uint64_t size)
+static plmm_status upload(plmm_backend_ctx *ctx, plmm_buffer *buf, uint64_t offset, const void *src,
+                          uint64_t size)
 {
     plmm_status st = vk_wait_compute(ctx);
     for (uint64_t done = 0; st == PLMM_OK && done < size;) {
@@ -851,10 +902,11 @@ static int vk_score(const plmm_host_api *host)
 static const plmm_option_schema vk_options[] = {
     {.key = "device",
      .type = PLMM_OPT_INT,
-     .default_value = "0",
-     .min = 0,
+     .default_value = "-1",
+     .min = -1,
      .max = MAX_DEVICES - 1,
-     .help = "index of the Vulkan physical device to use (plmm backends lists them)"},
+     .help = "index of the Vulkan physical device to use (plmm backends lists them); "
+             "-1 = the first discrete GPU, else integrated, virtual, other, CPU"},
     {.key = "validation",
      .type = PLMM_OPT_BOOL,
      .default_value = "false",

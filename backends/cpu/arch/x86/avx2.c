@@ -1,13 +1,18 @@
 /*
  * AVX2 + FMA + F16C kernels. Built with -mavx2 -mfma -mf16c; only called
  * when the host reports those features. Numerics match the scalar
- * reference (kernels_generic.c): quantization is bit-exact, dot products
- * differ only in float summation order, and that order is the one of
- * GGUF's reference runtime on x86 where it matters for agreement with its
- * logits: Q8_0 (and Q4_0 matrices whose N is not a multiple of 8) sum
- * blocks in order into 8 float lanes per output, reduced at the end; Q4_0
- * with N % 8 == 0 uses the 8-row kernels of x86_gemm8.h, whose per-row
- * block order equals that runtime's interleaved Q4_0 layout.
+ * reference (kernels_generic.c). Bit-exact: activation quantization; Q4_K
+ * and Q6_K dot products (exact integer sums per 256-element block, then
+ * the reference's float steps block by block); Q4_0 (the 8-row kernels of
+ * x86_gemm8.h keep one row per lane; the 4-row tiles sum each block's
+ * integers exactly, then take the reference's float step);
+ * attention, exp, silu and swiglu. Two runs that differ by one ulp drift
+ * apart by the whole quantization noise once an f16 KV entry or an 8-bit
+ * activation rounds the other way, so these paths agree with the GPU
+ * backends, which follow the reference, token for token. Elsewhere dot
+ * products differ only in float summation order, the one of GGUF's
+ * reference runtime on x86 (its golden Q8_0 outputs are asserted): Q8_0
+ * sums blocks in order into 8 float lanes per output, reduced at the end.
  *
  * MUL_MAT tiles: 4 x 3 (Q8_0, Q4_0 remainder), 4 x 2 (float types, Q4_K
  * and Q6_K remainder and decode), 8 x up to 64 (Q4_0, Q4_K prefill).
@@ -393,22 +398,29 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
     return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-#define DEFINE_Q80_TILE(SUFFIX, BLOCK)                                                             \
+#define DEFINE_Q80_TILE(SUFFIX, BLOCK, EXACT)                                                      \
     static inline                                                                                  \
         __attribute__((always_inline)) void tile_##SUFFIX(TILE_PARAMS, const int NR, const int NC) \
     {                                                                                              \
         const BLOCK *wr[4];                                                                        \
         const block_q8_0 *xc[NC_MAX];                                                              \
         /* one accumulator per output, blocks in order: the summation order of the                 \
-         * reference runtime's dot product, so results agree with it to the bit */                 \
+         * reference runtime's dot product, so results agree with it to the bit;                   \
+         * EXACT: the scalar reference's steps instead (an exact integer sum per                   \
+         * block, then one float step per block) */                                                \
         __m256 acc[4][NC_MAX];                                                                     \
+        float facc[4][NC_MAX];                                                                     \
         const __m256i ones = _mm256_set1_epi16(1);                                                 \
         _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) wr[r] =                               \
             (const BLOCK *)((const char *)w + (size_t)r * wb);                                     \
         _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) xc[c] =                               \
             (const block_q8_0 *)((const char *)x + (size_t)c * xb);                                \
         _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
-            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) acc[r][c] = _mm256_setzero_ps();  \
+            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                                   \
+        {                                                                                          \
+            acc[r][c] = _mm256_setzero_ps();                                                       \
+            facc[r][c] = 0.0f;                                                                     \
+        }                                                                                          \
         const int64_t nb = k / QK8_0;                                                              \
         for (int64_t b = 0; b < nb; b++) {                                                         \
             __m256i xq[NC_MAX];                                                                    \
@@ -426,15 +438,21 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
                 _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                               \
                 {                                                                                  \
                     __m256i p = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(xq[c], wq));             \
-                    __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));                     \
-                    /* the same product wd * xd as a scalar, in every lane */                      \
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[c]), s, acc[r][c]);           \
+                    const __m256i i32 = _mm256_madd_epi16(p, ones);                                \
+                    if (EXACT) {                                                                   \
+                        const float d = _cvtsh_ss(wr[r][b].d) * _cvtsh_ss(xc[c][b].d);             \
+                        facc[r][c] += (float)hsum256_epi32(i32) * d;                               \
+                    } else {                                                                       \
+                        /* the same product wd * xd as a scalar, in every lane */                  \
+                        acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[c]),                      \
+                                                    _mm256_cvtepi32_ps(i32), acc[r][c]);           \
+                    }                                                                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
         _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
             _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) y[(size_t)c * ys + (size_t)r] =   \
-                hsum256(acc[r][c]);                                                                \
+                EXACT ? facc[r][c] : hsum256(acc[r][c]);                                           \
     }                                                                                              \
     static void gemm_##SUFFIX(TILE_PARAMS, int nr, int nc)                                         \
     {                                                                                              \
@@ -444,8 +462,8 @@ static inline __m256i q4_0_quants(const block_q4_0 *b)
 #define TILE_q8_0(R, C) tile_q8_0(TILE_ARGS, R, C)
 #define TILE_q4_0(R, C) tile_q4_0(TILE_ARGS, R, C)
 
-DEFINE_Q80_TILE(q8_0, block_q8_0)
-DEFINE_Q80_TILE(q4_0, block_q4_0)
+DEFINE_Q80_TILE(q8_0, block_q8_0, 0)
+DEFINE_Q80_TILE(q4_0, block_q4_0, 1)
 
 /* Q4_0 entry: the 8-row kernel for row groups (the driver uses them only
  * when N % 8 == 0), 4 x 2 tiles otherwise. */
@@ -474,7 +492,7 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
 {
     const block_q4_K *wr[4];
     const block_q8_K *xc[2];
-    __m256 acc[4][2];
+    float acc[4][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
 #pragma GCC unroll 4
     for (int r = 0; r < NR; r++)
@@ -486,7 +504,7 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm256_setzero_ps();
+            acc[r][c] = 0.0f;
     const int64_t nb = k / QK_K;
     for (int64_t b = 0; b < nb; b++) {
         __m256i bs[2];
@@ -525,11 +543,11 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
                                                    bcast_i16(sc16, 2 * j + 1));
                     isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
                 }
-                __m256i mins = _mm256_madd_epi16(bs[c], mn16);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(isum),
-                                            acc[r][c]);
-                acc[r][c] = _mm256_fnmadd_ps(_mm256_set1_ps(wm * xd[c]), _mm256_cvtepi32_ps(mins),
-                                             acc[r][c]);
+                const int is = hsum256_epi32(isum);
+                const int im = hsum256_epi32(_mm256_madd_epi16(bs[c], mn16));
+                /* the reference's float steps, block by block */
+                const float d = wd * xd[c], dmin = wm * xd[c];
+                acc[r][c] += d * (float)is - dmin * (float)im;
             }
         }
     }
@@ -537,7 +555,7 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            y[(size_t)c * ys + (size_t)r] = hsum256(acc[r][c]);
+            y[(size_t)c * ys + (size_t)r] = acc[r][c];
 }
 
 #define TILE_q4_k(R, C) tile_q4_k(TILE_ARGS, R, C)
@@ -584,7 +602,7 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
 {
     const block_q6_K *wr[4];
     const block_q8_K *xc[2];
-    __m256 acc[4][2];
+    float acc[4][2];
 #pragma GCC unroll 4
     for (int r = 0; r < NR; r++)
         wr[r] = (const block_q6_K *)((const char *)w + (size_t)r * wb);
@@ -595,7 +613,7 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm256_setzero_ps();
+            acc[r][c] = 0.0f;
     const int64_t nb = k / QK_K;
     for (int64_t b = 0; b < nb; b++) {
         __m256i bs[2];
@@ -641,8 +659,8 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
                 /* remove the +32 offset: 32 * sum_j scale_j * bsum_j */
                 __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs[c], s16), 5);
                 isum = _mm256_sub_epi32(isum, off);
-                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(isum),
-                                            acc[r][c]);
+                /* the reference's float steps, block by block */
+                acc[r][c] += (wd * xd[c]) * (float)hsum256_epi32(isum);
             }
         }
     }
@@ -650,7 +668,7 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            y[(size_t)c * ys + (size_t)r] = hsum256(acc[r][c]);
+            y[(size_t)c * ys + (size_t)r] = acc[r][c];
 }
 
 #define TILE_q6_k(R, C) tile_q6_k(TILE_ARGS, R, C)
@@ -707,13 +725,29 @@ static float vmax(const float *x, int64_t n)
     return r;
 }
 
+/*
+ * exp, silu and swiglu call the C library's expf per element, as the
+ * reference does: an approximation (even within 2 ulp) flips the f16
+ * rounding of a KV-cache entry or the 8-bit quantization of an activation
+ * now and then, and from there two runs drift apart by the whole
+ * quantization noise. The arithmetic around expf stays vectorised.
+ */
+static inline __m256 exp8(__m256 v)
+{
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (int j = 0; j < 8; j++)
+        t[j] = expf(t[j]);
+    return _mm256_loadu_ps(t);
+}
+
 static double exp_sum(float *y, const float *x, float m, int64_t n)
 {
     const __m256 vm = _mm256_set1_ps(m);
     __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         _mm256_storeu_ps(y + i, e);
         a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
@@ -729,7 +763,7 @@ static double exp_sum(float *y, const float *x, float m, int64_t n)
 static inline __m256 silu256(__m256 v)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 e = exp256(_mm256_xor_ps(v, sign));
+    __m256 e = exp8(_mm256_xor_ps(v, sign));
     return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
@@ -752,45 +786,50 @@ static void swiglu(float *y, const float *x, const float *g, int64_t n)
         y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
 }
 
+/*
+ * Attention dot products: float products summed in double, as the
+ * reference does (it sums in order; four double lanes give the same float
+ * result unless the double sum itself rounds across a float rounding
+ * boundary, about once in 2^29 products).
+ */
+static inline __m256d add_pd8(__m256d acc, __m256 p, __m256d *hi)
+{
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+    return _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+}
+
 static float dot_f32(const float *a, const float *b, int64_t n)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
     for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum256(_mm256_add_ps(s0, s1));
+        a0 = add_pd8(a0, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)), &a1);
+    double s = hsum256d(_mm256_add_pd(a0, a1));
     for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+        s += (double)(a[i] * b[i]);
+    return (float)s;
 }
 
 static float dot_f16(const float *a, const uint16_t *b, int64_t n)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_w_f16(b, i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_w_f16(b, i + 8), s1);
-    }
     for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_w_f16(b, i), s0);
-    float s = hsum256(_mm256_add_ps(s0, s1));
+        a0 = add_pd8(a0, _mm256_mul_ps(load_w_f16(b, i), _mm256_loadu_ps(a + i)), &a1);
+    double s = hsum256d(_mm256_add_pd(a0, a1));
     for (; i < n; i++)
-        s += a[i] * _cvtsh_ss(b[i]);
-    return s;
+        s += (double)(_cvtsh_ss(b[i]) * a[i]);
+    return (float)s;
 }
 
+/* y += a * x rounded as the reference does: the product, then the sum (no FMA) */
 static void axpy_f32(float *y, float a, const float *x, int64_t n)
 {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i),
+                                              _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
     for (; i < n; i++)
         y[i] += a * x[i];
 }
@@ -800,7 +839,8 @@ static void axpy_f16(float *y, float a, const uint16_t *x, int64_t n)
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_w_f16(x, i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(
+            y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, load_w_f16(x, i))));
     for (; i < n; i++)
         y[i] += a * _cvtsh_ss(x[i]);
 }

@@ -234,7 +234,38 @@ static inline __m256i dot_i8x32(__m256i wq, __m256i aq)
 #define TILE_q4_0(R, C) tile_q4_0(TILE_ARGS, R, C)
 
 DEFINE_Q80_TILE(q8_0, block_q8_0)
-DEFINE_Q80_TILE(q4_0, block_q4_0)
+
+/* Q4_0 rows outside whole groups of 8: the scalar reference's steps, an
+ * exact integer sum per block, then one float step per block. */
+static inline __attribute__((always_inline)) void tile_q4_0(TILE_PARAMS, const int NR, const int NC)
+{
+    float acc[4][2] = {{0.0f}};
+    const int64_t nb = k / QK4_0;
+    for (int64_t b = 0; b < nb; b++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++) {
+            const block_q4_0 *wb_ = (const block_q4_0 *)((const char *)w + (size_t)r * wb) + b;
+            const __m256i wq = q4_0_quants(wb_);
+            const float wd = _cvtsh_ss(wb_->d);
+#pragma GCC unroll 2
+            for (int c = 0; c < NC; c++) {
+                const block_q8_0 *xq = (const block_q8_0 *)((const char *)x + (size_t)c * xb) + b;
+                const __m256i i32 = dot_i8x32(wq, _mm256_loadu_si256((const __m256i *)xq->qs));
+                acc[r][c] += (float)hsum256_epi32(i32) * (wd * _cvtsh_ss(xq->d));
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < NC; c++)
+            y[(size_t)c * ys + (size_t)r] = acc[r][c];
+}
+
+static void gemm_q4_0(TILE_PARAMS, int nr, int nc)
+{
+    TILE_DISPATCH(TILE_q4_0);
+}
 
 /* ---- Q4_K ---- */
 
@@ -249,7 +280,7 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
 {
     const block_q4_K *wr[4];
     const block_q8_K *xc[2];
-    __m256 acc[4][2];
+    float acc[4][2];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
 #pragma GCC unroll 4
     for (int r = 0; r < NR; r++)
@@ -261,7 +292,7 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm256_setzero_ps();
+            acc[r][c] = 0.0f;
     const int64_t nb = k / QK_K;
     for (int64_t b = 0; b < nb; b++) {
         __m256i bs[2];
@@ -300,11 +331,10 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
                 }
                 __m256i is = _mm256_add_epi32(_mm512_castsi512_si256(isum),
                                               _mm512_extracti64x4_epi64(isum, 1));
-                __m256i mins = _mm256_madd_epi16(bs[c], mn16);
-                acc[r][c] =
-                    _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(is), acc[r][c]);
-                acc[r][c] = _mm256_fnmadd_ps(_mm256_set1_ps(wm * xd[c]), _mm256_cvtepi32_ps(mins),
-                                             acc[r][c]);
+                const int im = hsum256_epi32(_mm256_madd_epi16(bs[c], mn16));
+                /* the reference's float steps, block by block */
+                const float d = wd * xd[c], dmin = wm * xd[c];
+                acc[r][c] += d * (float)hsum256_epi32(is) - dmin * (float)im;
             }
         }
     }
@@ -312,7 +342,7 @@ static inline __attribute__((always_inline)) void tile_q4_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            y[(size_t)c * ys + (size_t)r] = hsum256(acc[r][c]);
+            y[(size_t)c * ys + (size_t)r] = acc[r][c];
 }
 
 #define TILE_q4_k(R, C) tile_q4_k(TILE_ARGS, R, C)
@@ -357,7 +387,7 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
 {
     const block_q6_K *wr[4];
     const block_q8_K *xc[2];
-    __m256 acc[4][2];
+    float acc[4][2];
 #pragma GCC unroll 4
     for (int r = 0; r < NR; r++)
         wr[r] = (const block_q6_K *)((const char *)w + (size_t)r * wb);
@@ -368,7 +398,7 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm256_setzero_ps();
+            acc[r][c] = 0.0f;
     const int64_t nb = k / QK_K;
     for (int64_t b = 0; b < nb; b++) {
         __m256i bs[2];
@@ -404,8 +434,8 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
                                               _mm512_extracti64x4_epi64(isum, 1));
                 /* remove the +32 offset: 32 * sum_j scale_j * bsum_j */
                 is = _mm256_sub_epi32(is, _mm256_slli_epi32(_mm256_madd_epi16(bs[c], s16), 5));
-                acc[r][c] =
-                    _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[c]), _mm256_cvtepi32_ps(is), acc[r][c]);
+                /* the reference's float steps, block by block */
+                acc[r][c] += (wd * xd[c]) * (float)hsum256_epi32(is);
             }
         }
     }
@@ -413,7 +443,7 @@ static inline __attribute__((always_inline)) void tile_q6_k(TILE_PARAMS, const i
     for (int r = 0; r < NR; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < NC; c++)
-            y[(size_t)c * ys + (size_t)r] = hsum256(acc[r][c]);
+            y[(size_t)c * ys + (size_t)r] = acc[r][c];
 }
 
 #define TILE_q6_k(R, C) tile_q6_k(TILE_ARGS, R, C)

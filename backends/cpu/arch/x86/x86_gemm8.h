@@ -102,7 +102,7 @@ static inline void gemv8_q4_0(int64_t k, const void *w, size_t wb, const void *x
         const __m256i i32 = _mm256_sub_epi32(hsum8x8_epi32(p), _mm256_set1_epi32(off[b]));
         const __m256 wd = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
         const __m256 sc = _mm256_mul_ps(wd, _mm256_set1_ps(_cvtsh_ss(xq->d)));
-        acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(i32), acc);
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(i32), sc));
     }
     _mm256_storeu_ps(y, acc);
 }
@@ -144,7 +144,7 @@ static inline void gemm8_q4_0(int64_t k, const void *w, size_t wb, const void *x
             const __m256i i32 =
                 _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_set1_epi32(off));
             const __m256 sc = _mm256_mul_ps(wd, _mm256_set1_ps(_cvtsh_ss(xq->d)));
-            acc[c] = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(i32), acc[c]);
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(i32), sc));
         }
     }
     for (int c = 0; c < nc; c++)
@@ -223,9 +223,12 @@ static inline void gemm8_q4_k(int64_t k, const void *w, size_t wb, const void *x
                                                                          h, _mm256_set1_epi32(4))));
             mins = _mm256_add_epi32(mins, _mm256_madd_epi16(mn16[3], _mm256_permutevar8x32_epi32(
                                                                          h, _mm256_set1_epi32(5))));
+            /* per row (lane) the reference's float steps: s += d * isum - dmin * imin */
             const __m256 xd = _mm256_set1_ps(xq->d);
-            acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(vd, xd), _mm256_cvtepi32_ps(isum[c]), acc[c]);
-            acc[c] = _mm256_fnmadd_ps(_mm256_mul_ps(vm, xd), _mm256_cvtepi32_ps(mins), acc[c]);
+            const __m256 t =
+                _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(vd, xd), _mm256_cvtepi32_ps(isum[c])),
+                              _mm256_mul_ps(_mm256_mul_ps(vm, xd), _mm256_cvtepi32_ps(mins)));
+            acc[c] = _mm256_add_ps(acc[c], t);
         }
     }
     for (int c = 0; c < nc; c++)
