@@ -18,8 +18,8 @@
 #include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
 #include "plmm/privacy.h"
-#include "plmm/vault.h"
 #include "plmm/server.h"
+#include "plmm/vault.h"
 #include "test.h"
 
 #include <dirent.h>
