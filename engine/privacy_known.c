@@ -273,8 +273,8 @@ plmm_status known_add(plmm_privacy *p, uint32_t category, const char *value)
     return s;
 }
 
-plmm_status known_push_text(plmm_privacy *p, uint32_t category, uint32_t mode,
-                            const char *text, size_t n)
+plmm_status known_push_text(plmm_privacy *p, uint32_t category, uint32_t mode, const char *text,
+                            size_t n)
 {
     return add_text(p, category, mode, text, n);
 }
