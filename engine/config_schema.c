@@ -83,6 +83,31 @@ static const plmm_option_schema chat_keys[] = {
      "system prompt placed before every conversation; unset = none"},
 };
 
+/* ---- [privacy] ---- */
+
+static const plmm_option_schema privacy_keys[] = {
+    {"vault", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "encrypted personal store; unset = $XDG_DATA_HOME/plmm/vault.plmm "
+     "(~/.local/share/plmm/vault.plmm)"},
+    {"key_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "unlock the vault with this 32-byte key file (mode 600) instead of a passphrase"},
+    {"kdf", PLMM_OPT_ENUM, 0, "moderate", NO_RANGE, "moderate|interactive|sensitive",
+     "Argon2id cost for a new passphrase: moderate = 3 passes/256 MiB, interactive = "
+     "2/64 MiB, sensitive = 4/1 GiB"},
+    {"audit_log", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
+     "log of every request that leaves the device; unset = $XDG_DATA_HOME/plmm/audit.log"},
+    {"personalise", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "give the personal model the vault items relevant to each question (chosen locally) "
+     "as context"},
+    {"context_items", PLMM_OPT_INT, 0, "8", 1, 64, NULL,
+     "most vault items added as context per question"},
+    {"context_bytes", PLMM_OPT_INT, 0, "2048", 64, 65536, NULL,
+     "most bytes of vault context per question"},
+    {"remember_history", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "with personalise: store each chat turn (question and answer) in the vault as history, "
+     "so later questions can draw on it"},
+};
+
 /* ---- [server] ---- */
 
 static const plmm_option_schema server_keys[] = {
@@ -293,6 +318,10 @@ static const plmm_config_section_def sections[] = {
      "penalties and takes the most likely token).",
      sampling_keys, COUNT(sampling_keys)},
     {"chat", "How conversations are turned into a prompt.", chat_keys, COUNT(chat_keys)},
+    {"privacy",
+     "The encrypted personal store (vault), personalisation and the audit log "
+     "(see docs/privacy.md).",
+     privacy_keys, COUNT(privacy_keys)},
     {"server",
      "The OpenAI-compatible HTTP server of `plmm serve` (docs/server.md): address, "
      "parallel slots, the request queue, limits, authentication and the request log.",

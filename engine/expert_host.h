@@ -16,14 +16,13 @@
 #include "config.h"
 #include "connector.h"
 #include "plmm/expert.h"
+#include "plmm/privacy.h"
 #include "registry.h"
 
-/* plmm_expert_settings.share (the `share` key's choices, in order) */
-typedef enum plmm_expert_share {
-    PLMM_SHARE_NONE = 0,          /* nothing personal may leave: question sent only if clean */
-    PLMM_SHARE_PSEUDONYMIZED = 1, /* personal data replaced by placeholders before sending */
-    PLMM_SHARE_FULL = 2,          /* sent as typed */
-} plmm_expert_share;
+/* plmm_expert_settings.share (the `share` key's choices, in order): the
+ * public plmm_share of plmm/privacy.h (PLMM_SHARE_NONE, _PSEUDONYMIZED,
+ * _FULL), which the privacy layer enforces. */
+typedef plmm_share plmm_expert_share;
 
 /* The engine's keys of [expert.NAME] (also usable for [tmodel]). */
 const plmm_option_schema *plmm_expert_common_options(uint32_t *n) PLMM_NONNULL(1);

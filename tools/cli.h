@@ -232,6 +232,7 @@ double cli_now_ms(void);
 
 extern const cli_command cmd_run_desc, cmd_chat_desc, cmd_tokenize_desc, cmd_logits_desc,
     cmd_info_desc, cmd_backends_desc, cmd_bench_desc;
+extern const cli_command cmd_vault_desc, cmd_audit_desc;
 extern const cli_command cmd_serve_desc;
 extern const cli_command cmd_ask_desc, cmd_experts_desc;
 extern const cli_command cmd_update_desc, cmd_ledger_desc;
@@ -243,6 +244,8 @@ int cmd_logits(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_vault(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_experts(int argc, char **argv);

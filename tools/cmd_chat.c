@@ -11,6 +11,7 @@
  */
 #include "cli.h"
 #include "plmm/ask.h"
+#include "privacy_cli.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -49,7 +50,11 @@ const cli_command cmd_chat_desc = {
                "continues the conversation with the P-model; one it sends to an expert or\n"
                "the T-model is asked on its own and the answer joins the conversation. A line\n"
                "'[answered by: ...]' and any fallback notices go to stderr. --local turns\n"
-               "routing off.",
+               "routing off.\n"
+               "With [privacy] personalise = true, the vault items relevant to each line\n"
+               "(chosen locally) are put in front of it; the vault's passphrase comes from\n"
+               "[privacy] key_file, PLMM_VAULT_PASSPHRASE or the terminal. With\n"
+               "[privacy] remember_history = true each turn is also stored in the vault.",
     .opts = chat_opts,
     .needs_model = true,
 };
@@ -71,6 +76,10 @@ typedef struct chat {
 
     char *kv_text; /* text whose tokens the KV cache holds */
     size_t kv_len, kv_cap;
+
+    plmm_vault *vault; /* [privacy] personalise: the user's store, else NULL */
+    size_t ctx_items, ctx_bytes;
+    bool remember; /* [privacy] remember_history: turns go into the vault */
 
     char *reply; /* text generated in this turn */
     size_t reply_len, reply_cap, last_piece_len;
@@ -199,8 +208,40 @@ static int chat_turn(chat *ch, const char *line, size_t line_len)
     int code;
     plmm_status st;
 
-    if (!push_msg(ch, "user", line, line_len))
+    if (ch->vault != NULL) {
+        /* Personalisation: the vault items relevant to this question, chosen
+         * locally, go in front of it; earlier turns keep their text, so the
+         * KV cache still matches. */
+        char *ctx = NULL, *q = malloc(line_len + 1);
+        if (q == NULL)
+            return cli_error("out of memory");
+        memcpy(q, line, line_len);
+        q[line_len] = '\0';
+        st = plmm_vault_context(ch->vault, q, ch->ctx_items, ch->ctx_bytes, &ctx);
+        free(q);
+        if (st != PLMM_OK)
+            return cli_api_error(st);
+        size_t cl = strlen(ctx);
+        if (ch->verbose)
+            fprintf(stderr, "plmm: debug: chat: %zu bytes of vault context for this turn\n", cl);
+        char *msg = malloc(cl + line_len + 2);
+        bool ok = msg != NULL;
+        if (ok) {
+            memcpy(msg, ctx, cl);
+            if (cl > 0)
+                msg[cl++] = '\n';
+            memcpy(msg + cl, line, line_len);
+            ok = push_msg(ch, "user", msg, cl + line_len);
+            explicit_bzero(msg, cl + line_len);
+        }
+        explicit_bzero(ctx, strlen(ctx));
+        plmm_free(ctx);
+        free(msg);
+        if (!ok)
+            return cli_error("out of memory");
+    } else if (!push_msg(ch, "user", line, line_len)) {
         return cli_error("out of memory");
+    }
     code = format_conversation(ch, &fmt_len, &has_bos);
     if (code != CLI_EXIT_OK)
         goto out_pop;
@@ -247,6 +288,20 @@ static int chat_turn(chat *ch, const char *line, size_t line_len)
     if (!push_msg(ch, "assistant", ch->reply + skip, ch->reply_len - skip)) {
         code = cli_error("out of memory");
         goto out_reset;
+    }
+    if (ch->remember) {
+        size_t n = line_len + (ch->reply_len - skip) + 16;
+        char *turn = malloc(n);
+        st = PLMM_ERR_NOMEM;
+        if (turn != NULL) {
+            snprintf(turn, n, "Q: %.*s\nA: %.*s", (int)line_len, line, (int)(ch->reply_len - skip),
+                     ch->reply + skip);
+            st = plmm_vault_add(ch->vault, PLMM_VAULT_HISTORY, PLMM_PII_NONE, turn, NULL, 0);
+            explicit_bzero(turn, n);
+            free(turn);
+        }
+        if (st != PLMM_OK)
+            fprintf(stderr, "plmm: warn: turn not stored in the vault: %s\n", plmm_last_errmsg());
     }
     free(ids);
     return CLI_EXIT_OK;
@@ -432,6 +487,22 @@ int cmd_chat(int argc, char **argv)
         goto out;
     ch.model = x.model;
     ch.session = x.session;
+    const char *pers = cli_config_value(&x, "privacy.personalise");
+    if (pers != NULL && (strcmp(pers, "true") == 0 || strcmp(pers, "yes") == 0 ||
+                         strcmp(pers, "on") == 0 || strcmp(pers, "1") == 0)) {
+        cli_secret sec = {.env_name = "PLMM_VAULT_PASSPHRASE", .prompt = "vault passphrase: "};
+        cli_no_core_dumps();
+        const char *rem = cli_config_value(&x, "privacy.remember_history");
+        ch.remember = rem != NULL && (strcmp(rem, "true") == 0 || strcmp(rem, "yes") == 0 ||
+                                      strcmp(rem, "on") == 0 || strcmp(rem, "1") == 0);
+        code = cli_open_vault(&x, NULL, &sec, ch.remember ? PLMM_VAULT_WRITE : 0, &ch.vault);
+        if (code != CLI_EXIT_OK)
+            goto out;
+        const char *ci = cli_config_value(&x, "privacy.context_items");
+        const char *cb = cli_config_value(&x, "privacy.context_bytes");
+        ch.ctx_items = ci != NULL ? (size_t)strtoul(ci, NULL, 10) : 8;
+        ch.ctx_bytes = cb != NULL ? (size_t)strtoul(cb, NULL, 10) : 2048;
+    }
     code = cli_set_sampling(&x, &sf);
     if (code != CLI_EXIT_OK)
         goto out;
@@ -456,6 +527,7 @@ int cmd_chat(int argc, char **argv)
     code = chat_loop(&ch);
 out:
     plmm_router_close(ch.router);
+    plmm_vault_close(ch.vault);
     pop_msgs(&ch, 0);
     free(ch.msgs);
     free(ch.fmt);

@@ -21,6 +21,8 @@ static const command_entry commands[] = {
     {&cmd_run_desc, cmd_run},       {&cmd_chat_desc, cmd_chat}, {&cmd_tokenize_desc, cmd_tokenize},
     {&cmd_logits_desc, cmd_logits}, {&cmd_info_desc, cmd_info}, {&cmd_backends_desc, cmd_backends},
     {&cmd_bench_desc, cmd_bench},
+    {&cmd_vault_desc, cmd_vault},
+    {&cmd_audit_desc, cmd_audit},
     {&cmd_serve_desc, cmd_serve},
     {&cmd_ask_desc, cmd_ask},
     {&cmd_experts_desc, cmd_experts},

@@ -13,13 +13,16 @@
  * built against the old headers.
  */
 #include "plmm/ask.h"
+#include "plmm/audit.h"
 #include "plmm/backend.h"
 #include "plmm/expert.h"
 #include "plmm/ledger.h"
 #include "plmm/lora.h" /* no structs or enums: functions only */
 #include "plmm/plmm.h"
+#include "plmm/privacy.h"
 #include "plmm/server.h"
 #include "plmm/update.h"
+#include "plmm/vault.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -253,6 +256,46 @@ static const layout layouts[] = {
     FIELD(plmm_timings, n_decode, 32, 8),
     FIELD(plmm_timings, decode_ms, 40, 8),
     FIELD(plmm_timings, sample_ms, 48, 8),
+    /* plmm_vault_secret (vault.h) */
+    SIZE(plmm_vault_secret, 32, 8),
+    FIELD(plmm_vault_secret, struct_size, 0, 4),
+    FIELD(plmm_vault_secret, kdf, 4, 4),
+    FIELD(plmm_vault_secret, passphrase, 8, 8),
+    FIELD(plmm_vault_secret, passphrase_len, 16, 8),
+    FIELD(plmm_vault_secret, key_file, 24, 8),
+    /* plmm_vault_item (vault.h) */
+    SIZE(plmm_vault_item, 40, 8),
+    FIELD(plmm_vault_item, struct_size, 0, 4),
+    FIELD(plmm_vault_item, kind, 4, 4),
+    FIELD(plmm_vault_item, category, 8, 4),
+    FIELD(plmm_vault_item, reserved, 12, 4),
+    FIELD(plmm_vault_item, updated, 16, 8),
+    FIELD(plmm_vault_item, key, 24, 8),
+    FIELD(plmm_vault_item, value, 32, 8),
+    /* plmm_pii_counts (audit.h) */
+    SIZE(plmm_pii_counts, 64, 4),
+    FIELD(plmm_pii_counts, n, 0, 64),
+    /* plmm_audit_report (audit.h) */
+    SIZE(plmm_audit_report, 352, 8),
+    FIELD(plmm_audit_report, struct_size, 0, 4),
+    FIELD(plmm_audit_report, ok, 4, 4),
+    FIELD(plmm_audit_report, n_entries, 8, 8),
+    FIELD(plmm_audit_report, first_bad, 16, 8),
+    FIELD(plmm_audit_report, root_hex, 24, 65),
+    FIELD(plmm_audit_report, message, 89, 256),
+    /* plmm_pii_span (privacy.h) */
+    SIZE(plmm_pii_span, 24, 8),
+    FIELD(plmm_pii_span, category, 0, 4),
+    FIELD(plmm_pii_span, known, 4, 4),
+    FIELD(plmm_pii_span, start, 8, 8),
+    FIELD(plmm_pii_span, len, 16, 8),
+    /* plmm_privacy_guard (privacy.h) */
+    SIZE(plmm_privacy_guard, 88, 8),
+    FIELD(plmm_privacy_guard, struct_size, 0, 4),
+    FIELD(plmm_privacy_guard, share, 4, 4),
+    FIELD(plmm_privacy_guard, privacy, 8, 8),
+    FIELD(plmm_privacy_guard, audit, 16, 8),
+    FIELD(plmm_privacy_guard, counts, 24, 64),
     /* plmm_routing_signal (expert.h) */
     SIZE(plmm_routing_signal, 16, 8),
     FIELD(plmm_routing_signal, phrase, 0, 8),
@@ -496,6 +539,35 @@ static const value values[] = {
     VALUE(PLMM_TOKENIZE_ADD_SPECIAL, 1),
     VALUE(PLMM_TOKENIZE_PARSE_SPECIAL, 2),
     VALUE(PLMM_EVAL_ALL_LOGITS, 1),
+    /* vault.h, privacy.h, audit.h */
+    VALUE(PLMM_PII_NONE, 0),
+    VALUE(PLMM_PII_PERSON, 1),
+    VALUE(PLMM_PII_PLACE, 2),
+    VALUE(PLMM_PII_ORG, 3),
+    VALUE(PLMM_PII_ADDRESS, 4),
+    VALUE(PLMM_PII_EMAIL, 5),
+    VALUE(PLMM_PII_PHONE, 6),
+    VALUE(PLMM_PII_IBAN, 7),
+    VALUE(PLMM_PII_CARD, 8),
+    VALUE(PLMM_PII_IP, 9),
+    VALUE(PLMM_PII_DOB, 10),
+    VALUE(PLMM_PII_ID, 11),
+    VALUE(PLMM_PII_SECRET, 12),
+    VALUE(PLMM_PII_OTHER, 13),
+    VALUE(PLMM_PII_COUNT, 14),
+    VALUE(PLMM_VAULT_FACT, 1),
+    VALUE(PLMM_VAULT_MEMORY, 2),
+    VALUE(PLMM_VAULT_HISTORY, 3),
+    VALUE(PLMM_VAULT_KDF_MODERATE, 0),
+    VALUE(PLMM_VAULT_KDF_INTERACTIVE, 1),
+    VALUE(PLMM_VAULT_KDF_SENSITIVE, 2),
+    VALUE(PLMM_VAULT_KDF_TEST, 3),
+    VALUE(PLMM_SHARE_NONE, 0),
+    VALUE(PLMM_SHARE_PSEUDONYMIZED, 1),
+    VALUE(PLMM_SHARE_FULL, 2),
+    VALUE(PLMM_VAULT_WRITE, 1),
+    VALUE(PLMM_AUDIT_SENT, 0),
+    VALUE(PLMM_AUDIT_REFUSED, 1),
     VALUE(PLMM_EXPERT_ABI_MAJOR, 1),
     VALUE(PLMM_EXPERT_ABI_MINOR, 0),
     VALUE(PLMM_EXPERT_CONNECTOR_LOCAL, 1),
