@@ -110,6 +110,8 @@ plmm_status plmm_router_open(plmm_engine *engine, plmm_model *model, plmm_router
     if (st == PLMM_OK)
         st = router_ledger_open(r);
     if (st == PLMM_OK)
+        st = router_privacy_open(r);
+    if (st == PLMM_OK)
         st = plmm_session_create(model, NULL, &r->session);
     if (st == PLMM_OK)
         st = router_embed_open(r);
@@ -131,6 +133,7 @@ void plmm_router_close(plmm_router *r)
     }
     plmm_connector_close(r->tmodel.conn);
     router_ledger_close(r);
+    router_privacy_close(r);
     plmm_connector_settings_free(&r->tm_settings);
     free(r->experts);
     free(r->centroid);

@@ -25,12 +25,7 @@ uint32_t router_consultant_block(const plmm_router *r, router_consultant *c,
         return ROUTER_BUDGET;
     if (!router_ledger_allows(r, c, question, c->block_why, sizeof(c->block_why)))
         return ROUTER_BUDGET;
-    /* Without the privacy layer nothing can tell whether a question holds
-     * personal data or replace it with placeholders: only share = full may
-     * send it. */
-    if (c->share != PLMM_SHARE_FULL)
-        return ROUTER_SHARE;
-    return ROUTER_OK;
+    return ROUTER_OK; /* the share policy is applied on the way out */
 }
 
 typedef struct piece_ctx {
@@ -76,12 +71,9 @@ plmm_status router_consult(plmm_router *r, router_consultant *c, const char *sys
         .on_piece = on_piece,
         .user = &pc,
     };
-    if (r->hook != NULL)
-        st = r->hook(r->hook_user, c->name, c->conn, &req, res);
-    else
-        st = plmm_connector_chat(c->conn, &req, res);
+    st = router_privacy_chat(r, c, msgs, n, &req, res);
     if (st != PLMM_OK) {
-        if (st != PLMM_ERR_CANCELLED && st != PLMM_ERR_NOMEM) {
+        if (st != PLMM_ERR_CANCELLED && st != PLMM_ERR_NOMEM && st != PLMM_ERR_DENIED) {
             c->offline = true;
             snprintf(c->offline_why, sizeof(c->offline_why), "%s", plmm_last_errmsg());
         }

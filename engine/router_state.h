@@ -4,6 +4,7 @@
 #ifndef PLMM_ENGINE_ROUTER_STATE_H
 #define PLMM_ENGINE_ROUTER_STATE_H
 
+#include "plmm/privacy.h"
 #include "router_impl.h"
 
 /* An expert's E-model or the T-model, as the router consults it. */
@@ -39,6 +40,8 @@ struct plmm_router {
     plmm_connector_settings tm_settings;
     router_consultant tmodel;
     struct plmm_ledger *ledger; /* NULL without a [ledger] section */
+    plmm_privacy *privacy;      /* the conversation's placeholders */
+    plmm_audit *audit;          /* NULL without a [privacy] section */
     uint32_t n_embd;            /* the P-model's embedding size, 0 = signal off */
     float *centroid;            /* mean embedding of all examples (n_embd), or NULL */
     router_consult_fn hook;
@@ -51,6 +54,18 @@ struct plmm_router {
 PLMM_NODISCARD plmm_status router_embed_open(plmm_router *r) PLMM_NONNULL(1);
 PLMM_NODISCARD plmm_status router_embed_scores(plmm_router *r, const char *question,
                                                router_candidate *cands) PLMM_NONNULL(1, 2);
+
+/* The privacy layer (engine/router_privacy.c). */
+PLMM_NODISCARD plmm_status router_privacy_open(plmm_router *r) PLMM_NONNULL(1);
+void router_privacy_close(plmm_router *r) PLMM_NONNULL(1);
+/* Send msgs (as the user wrote them) through c's connector (or the test
+ * hook) under c's share policy; req carries max_tokens, temperature and
+ * the piece callback. res->text is the restored answer. */
+PLMM_NODISCARD plmm_status router_privacy_chat(plmm_router *r, router_consultant *c,
+                                               const plmm_connector_msg *msgs, size_t n,
+                                               plmm_connector_request *req,
+                                               plmm_connector_result *res)
+    PLMM_NONNULL(1, 2, 3, 5, 6);
 
 /* The ledger (engine/router_ledger.c): opened when the configuration has a
  * [ledger] section, with each consultant's rates and [ledger] budgets. */

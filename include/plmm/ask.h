@@ -74,6 +74,15 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_open(plmm_engine *engine, plm
 /* NULL is ignored. */
 PLMM_EXPORT void plmm_router_close(plmm_router *router);
 
+struct plmm_vault;
+
+/* Teach the router's privacy layer the values the user is known by (every
+ * item of vault whose category is not NONE), so they are replaced before
+ * a question leaves the device. The router opens the vault itself only
+ * when [privacy] key_file names its key. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_use_vault(plmm_router *router,
+                                                              const struct plmm_vault *vault);
+
 /* True when an expert is enabled or a T-model is configured (else every
  * question stays with the P-model). */
 PLMM_EXPORT bool plmm_router_has_consultants(const plmm_router *router);

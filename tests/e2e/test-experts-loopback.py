@@ -41,6 +41,8 @@ FINANCE_PROMPT_START = "You are a careful personal-finance and investing expert.
 FINANCE_Q = "Should I pay off my mortgage early or invest the money in an index fund?"
 GENERAL_Q = "Explain in detail the political causes of the French Revolution of 1789."
 SIMPLE_Q = "Once upon a time there was a little girl named Lily."
+MAIL = "anna.berger@example.org"
+MAIL_Q = "Should I invest my savings in an index fund? Write to me at %s." % MAIL
 # [router] thresholds for part B: the stories model has no chat template, so
 # it drafts by continuing the question; it is confident on SIMPLE_Q (mean
 # log-prob about -0.25, entropy 0.7 over 8 tokens) and not on GENERAL_Q
@@ -105,13 +107,13 @@ class Server:
         check(rc == 0, "%s: exit status %s after SIGTERM" % (self.name, rc))
 
 
-def write_ini(name, e_server, t_server, finance_extra="", router=""):
+def write_ini(name, e_server, t_server, finance_extra="", router="", share="full"):
     path = os.path.join(TMP, name + ".ini")
     with open(path, "w") as f:
         f.write("[engine]\nmodel = %s\nthreads = 1\n" % MODEL)
-        f.write("[expert.finance]\nconnector = openai\nendpoint = %s\nshare = full\n"
+        f.write("[expert.finance]\nconnector = openai\nendpoint = %s\nshare = %s\n"
                 "max_tokens = 16\ntimeout = 20\nconnect_timeout = 2\nmax_retries = 0\n%s"
-                % (e_server.endpoint, finance_extra))
+                % (e_server.endpoint, share, finance_extra))
         f.write("[tmodel]\nconnector = openai\nendpoint = %s\nshare = full\nmax_tokens = 16\n"
                 "timeout = 20\nconnect_timeout = 2\nmax_retries = 0\n" % t_server.endpoint)
         f.write(router)
@@ -234,6 +236,26 @@ def part_b():
         check(len(e.chat_entries()) == 1 and len(t.chat_entries()) == 1,
               "ask simple: a server was consulted (E %d, T %d)" % (len(e.chat_entries()),
                                                                   len(t.chat_entries())))
+
+        # share = pseudonymized: the e-mail address leaves as a placeholder,
+        # and the request is in the audit log
+        audit = os.path.join(TMP, "audit.log")
+        ini_p = write_ini("ask-pseudo", e, t, finance_extra="disclaimer = off\n",
+                          router=ROUTER_SECTION + "[privacy]\naudit_log = %s\n" % audit,
+                          share="pseudonymized")
+        rc, text = ask(ini_p, MAIL_Q)
+        check(rc == 0 and re.search(r"finance", answered_by(text)) is not None,
+              "ask pseudonymized: exit %d: %s" % (rc, text))
+        got = e.chat_entries(want=2)
+        check(len(got) == 2, "ask pseudonymized: E requests %d" % len(got))
+        if len(got) == 2:
+            body = json.dumps(got[1].get("body") or {})
+            check(MAIL not in body and "<EMAIL_1>" in body,
+                  "ask pseudonymized: the E-model received %s" % body)
+        check(os.path.exists(audit) and os.path.getsize(audit) > 0,
+              "ask pseudonymized: no audit log entry")
+        with open(audit) as f:
+            check(MAIL not in f.read(), "the audit log holds the address")
 
         e.stop()
         rc, text = ask(ini, FINANCE_Q)

@@ -129,6 +129,8 @@ static plmm_status fake_consult(void *user, const char *who, plmm_connector *con
     if (fin ? f->finance_down : f->tmodel_down)
         return plmm_err(PLMM_ERR_NETWORK, "%s: cannot reach the server", who);
     const char *a = fin ? "Pay the mortgage. Investing involves risk." : "Taxes and bread.";
+    if (strstr(f->last_user, "<EMAIL_1>") != NULL)
+        a = "I will write to <EMAIL_1> about the index fund.";
     if (req->on_piece != NULL)
         req->on_piece(req->user, a, 10), req->on_piece(req->user, a + 10, strlen(a) - 10);
     res->text = strdup(a);
@@ -284,19 +286,42 @@ static void test_offline_expert(void)
     rig_close(&g);
 }
 
+static const char *MAIL_Q =
+    "Should I invest in an index fund? Send the answer to anna.berger@example.org";
+
+/* share = none: personal data leaves only as bare "<CATEGORY>" tokens */
 static void test_share_none(void)
 {
     rig g;
-    /* finance and the T-model may not receive questions */
     if (!rig_open(&g, "share = none\n", "share = none\n"))
         return;
     plmm_ask_result res = {.struct_size = sizeof(res)};
-    plmm_status st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+    plmm_status st = plmm_router_ask(g.r, MAIL_Q, NULL, NULL, &res);
     CHECK_MSG(st == PLMM_OK, "%s", plmm_last_errmsg());
-    CHECK(res.route == PLMM_ROUTE_LOCAL && res.wanted == PLMM_ROUTE_EXPERT);
-    CHECK(g.f.finance_calls == 0 && g.f.tmodel_calls == 0);
-    CHECK_CONTAINS(res.notices, "expert finance unavailable (share policy");
+    CHECK(res.route == PLMM_ROUTE_EXPERT && g.f.finance_calls == 1);
+    CHECK_MSG(strstr(g.f.last_user, "anna") == NULL && strstr(g.f.last_user, "<EMAIL>") != NULL,
+              "sent: %s", g.f.last_user);
     CHECK_CONTAINS(res.explain, "share none");
+    plmm_ask_result_clear(&res);
+    rig_close(&g);
+}
+
+/* share = pseudonymized: a placeholder goes out, the answer is restored */
+static void test_share_pseudonymized(void)
+{
+    rig g;
+    if (!rig_open(&g, "share = pseudonymized\n", "share = full\n"))
+        return;
+    plmm_ask_result res = {.struct_size = sizeof(res)};
+    sink s = {0};
+    plmm_status st = plmm_router_ask(g.r, MAIL_Q, collect, &s, &res);
+    CHECK_MSG(st == PLMM_OK, "%s", plmm_last_errmsg());
+    CHECK(res.route == PLMM_ROUTE_EXPERT && g.f.finance_calls == 1);
+    CHECK_MSG(strstr(g.f.last_user, "anna") == NULL && strstr(g.f.last_user, "<EMAIL_1>") != NULL,
+              "sent: %s", g.f.last_user);
+    CHECK_CONTAINS(res.answer, "anna.berger@example.org");
+    CHECK(strstr(res.answer, "<EMAIL_1>") == NULL);
+    CHECK_CONTAINS(s.text, "anna.berger@example.org");
     plmm_ask_result_clear(&res);
     rig_close(&g);
 }
@@ -415,6 +440,7 @@ int main(void)
     test_chain();
     test_offline_expert();
     test_share_none();
+    test_share_pseudonymized();
     test_no_consultants();
     test_ledger();
     test_embed();
