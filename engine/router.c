@@ -241,8 +241,9 @@ static plmm_status measure(ask_state *s)
                                        : (uint32_t)ROUTER_DISABLED;
     router_domain(&r->p, &s->in, &s->dec);
     if (s->dec.expert < 0 && r->p.draft_tokens > 0) {
-        plmm_status st = router_draft_make(r->session, s->question, r->p.draft_tokens,
-                                           router_draft_raw(r->model, r->p.draft_prompt), &s->draft);
+        plmm_status st =
+            router_draft_make(r->session, s->question, r->p.draft_tokens,
+                              router_draft_raw(r->model, r->p.draft_prompt), &s->draft);
         if (st != PLMM_OK)
             return st;
         s->drafted = true;
@@ -263,8 +264,8 @@ static plmm_status try_consult(ask_state *s, router_consultant *c, const char *n
     uint32_t block = router_consultant_block(r, c, s->question);
     if (block != ROUTER_OK) {
         const char *why = block == ROUTER_OFFLINE || block == ROUTER_FAILED ? c->offline_why
-                          : c->block_why[0] != '\0'                      ? c->block_why
-                                                                        : router_block_text(block);
+                          : c->block_why[0] != '\0'                         ? c->block_why
+                                                    : router_block_text(block);
         notice(s, c, why, next);
         return PLMM_ERR_DENIED;
     }
@@ -322,7 +323,8 @@ static plmm_status answer_locally(ask_state *s)
         router_draft_clear(&s->draft);
         uint32_t n = r->p.draft_tokens > 0 ? r->p.draft_tokens : 1;
         if ((st = router_draft_make(r->session, s->question, n,
-                                        router_draft_raw(r->model, r->p.draft_prompt), &s->draft)) != PLMM_OK)
+                                    router_draft_raw(r->model, r->p.draft_prompt), &s->draft)) !=
+            PLMM_OK)
             return st;
         s->drafted = true;
     }
@@ -373,12 +375,11 @@ static char *build_explain(ask_state *s)
     for (uint32_t i = 0; i < r->n_experts; i++)
         explain_expert(&t, s, i);
     if (r->has_tmodel)
-        router_text_add(&t, "T-model: %s, share %s, %s\n",
-                        plmm_connector_kind_name(r->tmodel.cc.kind),
-                        plmm_expert_share_name(r->tmodel.share),
-                        router_block_text(r->has_tmodel && !r->tmodel.enabled
-                                              ? (uint32_t)ROUTER_DISABLED
-                                              : s->in.tmodel_block));
+        router_text_add(
+            &t, "T-model: %s, share %s, %s\n", plmm_connector_kind_name(r->tmodel.cc.kind),
+            plmm_expert_share_name(r->tmodel.share),
+            router_block_text(r->has_tmodel && !r->tmodel.enabled ? (uint32_t)ROUTER_DISABLED
+                                                                  : s->in.tmodel_block));
     else
         router_text_add(&t, "T-model: not configured\n");
     if (s->in.has_draft)
@@ -395,10 +396,9 @@ static char *build_explain(ask_state *s)
         router_text_addn(&t, s->notices.s, s->notices.len);
     const plmm_ask_result *res = s->res;
     if (s->decide_only)
-        router_text_add(&t, "would answer: %s%s\n",
-                        res->route == PLMM_ROUTE_EXPERT ? "expert " : "",
-                        res->route == PLMM_ROUTE_EXPERT ? res->expert
-                                                        : plmm_route_name(res->route));
+        router_text_add(
+            &t, "would answer: %s%s\n", res->route == PLMM_ROUTE_EXPERT ? "expert " : "",
+            res->route == PLMM_ROUTE_EXPERT ? res->expert : plmm_route_name(res->route));
     else if (res->route == PLMM_ROUTE_EXPERT)
         router_text_add(&t, "answered by: expert %s\n", res->expert);
     else
@@ -466,8 +466,8 @@ static plmm_status run(ask_state *s)
     return answer_locally(s);
 }
 
-static plmm_status ask(plmm_router *r, const char *question, plmm_ask_piece_fn on_piece,
-                       void *user, plmm_ask_result *res, bool decide_only)
+static plmm_status ask(plmm_router *r, const char *question, plmm_ask_piece_fn on_piece, void *user,
+                       plmm_ask_result *res, bool decide_only)
 {
     if (r == NULL || question == NULL || res == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_router_ask: NULL argument");

@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-uint32_t router_consultant_block(const plmm_router *r, router_consultant *c,
-                                 const char *question)
+uint32_t router_consultant_block(const plmm_router *r, router_consultant *c, const char *question)
 {
     c->block_why[0] = '\0';
     if (c->failed)

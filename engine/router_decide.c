@@ -18,7 +18,7 @@ plmm_status router_params_read(const plmm_config *cfg, router_params *out)
     plmm_status st;
 
 #define GETF(key, field)                                                                           \
-    if ((st = plmm_config_get_float(cfg, "router", key, &d)) != PLMM_OK)                         \
+    if ((st = plmm_config_get_float(cfg, "router", key, &d)) != PLMM_OK)                           \
         return st;                                                                                 \
     out->field = (float)d
     GETF("min_score", min_score);
@@ -83,7 +83,8 @@ void router_domain(const router_params *p, router_inputs *in, router_decision *o
 
 bool router_low_confidence(const router_params *p, const router_inputs *in)
 {
-    return in->has_draft && (in->mean_logprob < p->min_logprob || in->mean_entropy > p->max_entropy);
+    return in->has_draft &&
+           (in->mean_logprob < p->min_logprob || in->mean_entropy > p->max_entropy);
 }
 
 void router_decide(const router_params *p, router_inputs *in, router_decision *out)
@@ -109,8 +110,8 @@ void router_decide(const router_params *p, router_inputs *in, router_decision *o
         snprintf(out->reason, sizeof(out->reason),
                  "%s and the P-model is unsure (mean log-prob %.2f vs %.2f, entropy %.2f vs "
                  "%.2f): escalated to the T-model",
-                 domain, (double)in->mean_logprob, (double)p->min_logprob,
-                 (double)in->mean_entropy, (double)p->max_entropy);
+                 domain, (double)in->mean_logprob, (double)p->min_logprob, (double)in->mean_entropy,
+                 (double)p->max_entropy);
         return;
     }
     out->wanted = PLMM_ROUTE_LOCAL;

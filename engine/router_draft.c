@@ -4,10 +4,10 @@
  * the tokens it picks, mean entropy of its distributions), and, when the
  * question stays local, the answer continued from that draft.
  */
+#include "config.h"
 #include "engine_impl.h"
 #include "errors.h"
 #include "gguf.h"
-#include "config.h"
 #include "router_impl.h"
 
 #include <math.h>
@@ -20,8 +20,8 @@ static plmm_status format_prompt(const plmm_model *model, const char *question, 
     plmm_chat_message m = {"user", question};
     size_t needed = 0;
     char probe[1];
-    plmm_status st = plmm_chat_format(model, NULL, &m, 1, true, probe, sizeof(probe), &needed,
-                                      has_bos);
+    plmm_status st =
+        plmm_chat_format(model, NULL, &m, 1, true, probe, sizeof(probe), &needed, has_bos);
     if (st != PLMM_OK && st != PLMM_ERR_RANGE)
         return st;
     char *buf = malloc(needed > 0 ? needed : 1);
@@ -53,8 +53,7 @@ static plmm_status tokenize_all(const plmm_model *model, const char *text, uint3
 }
 
 /* Log-probability of the most likely token and the entropy of the row. */
-static int32_t greedy_stats(const float *logits, uint32_t n_vocab, float *logprob,
-                            float *entropy)
+static int32_t greedy_stats(const float *logits, uint32_t n_vocab, float *logprob, float *entropy)
 {
     int32_t best = 0;
     for (uint32_t i = 1; i < n_vocab; i++)
@@ -162,9 +161,9 @@ static bool on_token(void *user, int32_t id, const char *piece, size_t len)
     return emit(user, piece, len);
 }
 
-plmm_status router_draft_continue(plmm_session *session, const router_draft *d,
-                                  int32_t max_tokens, plmm_ask_piece_fn on_piece, void *user,
-                                  char **answer, int64_t *n_generated)
+plmm_status router_draft_continue(plmm_session *session, const router_draft *d, int32_t max_tokens,
+                                  plmm_ask_piece_fn on_piece, void *user, char **answer,
+                                  int64_t *n_generated)
 {
     plmm_model *model = session->model;
     stream_ctx c = {.on_piece = on_piece, .user = user};

@@ -38,11 +38,11 @@ PLMM_NODISCARD plmm_status router_params_read(const plmm_config *cfg, router_par
 /* Why a consultant cannot be asked (router_candidate.block, ..). */
 typedef enum router_block {
     ROUTER_OK = 0,
-    ROUTER_DISABLED,     /* enabled = false */
-    ROUTER_FAILED,       /* the expert plugin did not load/initialise */
-    ROUTER_BUDGET,       /* its budget is spent */
-    ROUTER_SHARE,        /* the share policy forbids sending this question */
-    ROUTER_OFFLINE,      /* its connector failed before (this router's lifetime) */
+    ROUTER_DISABLED, /* enabled = false */
+    ROUTER_FAILED,   /* the expert plugin did not load/initialise */
+    ROUTER_BUDGET,   /* its budget is spent */
+    ROUTER_SHARE,    /* the share policy forbids sending this question */
+    ROUTER_OFFLINE,  /* its connector failed before (this router's lifetime) */
 } router_block;
 
 const char *router_block_text(uint32_t block);
@@ -60,19 +60,19 @@ typedef struct router_inputs {
     router_candidate *cands; /* n entries (enabled or not) */
     uint32_t n;
     float embedding_weight;
-    bool has_tmodel;      /* configured and enabled */
+    bool has_tmodel;       /* configured and enabled */
     uint32_t tmodel_block; /* router_block of the T-model */
-    bool has_draft;       /* the confidence values below were measured */
+    bool has_draft;        /* the confidence values below were measured */
     float mean_logprob;
     float mean_entropy;
 } router_inputs;
 
 typedef struct router_decision {
-    uint32_t wanted;   /* plmm_route */
-    int32_t expert;    /* index into cands for PLMM_ROUTE_EXPERT, else -1 */
-    int32_t best;      /* best scoring usable-or-not expert, -1 when none */
-    float score;       /* combined score of best */
-    float lead;        /* its lead over the runner-up */
+    uint32_t wanted; /* plmm_route */
+    int32_t expert;  /* index into cands for PLMM_ROUTE_EXPERT, else -1 */
+    int32_t best;    /* best scoring usable-or-not expert, -1 when none */
+    float score;     /* combined score of best */
+    float lead;      /* its lead over the runner-up */
     bool low_confidence;
     char reason[PLMM_ASK_REASON_MAX];
 } router_decision;
@@ -95,10 +95,10 @@ void router_decide(const router_params *p, router_inputs *in, router_decision *o
 /* ---- the P-model's draft ---- */
 
 typedef struct router_draft {
-    int32_t *tokens;   /* generated greedily (owned) */
+    int32_t *tokens; /* generated greedily (owned) */
     uint32_t n_tokens;
     uint32_t n_prompt;
-    bool ended;        /* an end-of-generation token stopped it */
+    bool ended; /* an end-of-generation token stopped it */
     float mean_logprob;
     float mean_entropy;
 } router_draft;
@@ -132,8 +132,7 @@ typedef plmm_status (*router_consult_fn)(void *hook_user, const char *who,
 
 /* Tests: answer every consultation with fn instead of a connector (no
  * connector is opened then). */
-void router_set_consult_hook(plmm_router *router, router_consult_fn fn, void *user)
-    PLMM_NONNULL(1);
+void router_set_consult_hook(plmm_router *router, router_consult_fn fn, void *user) PLMM_NONNULL(1);
 
 /* Tests: charge spent to expert name's budget (or the T-model's with NULL). */
 void router_charge(plmm_router *router, const char *name, double spent) PLMM_NONNULL(1);

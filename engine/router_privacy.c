@@ -112,9 +112,8 @@ static plmm_status hooked(plmm_router *r, router_consultant *c, const plmm_conne
         st = r->hook(r->hook_user, c->name, c->conn, req, res);
     }
     char *restored = NULL;
-    if (st == PLMM_OK &&
-        (st = plmm_privacy_restore(r->privacy, res->text, strlen(res->text), &restored)) ==
-            PLMM_OK) {
+    if (st == PLMM_OK && (st = plmm_privacy_restore(r->privacy, res->text, strlen(res->text),
+                                                    &restored)) == PLMM_OK) {
         free(res->text);
         res->text = strdup(restored);
         if (res->text == NULL)

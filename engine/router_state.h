@@ -9,22 +9,22 @@
 
 /* An expert's E-model or the T-model, as the router consults it. */
 typedef struct router_consultant {
-    const char *name;       /* expert name, or "tmodel" */
+    const char *name;                   /* expert name, or "tmodel" */
     char label[PLMM_ASK_NAME_MAX + 16]; /* "expert finance", "T-model" */
-    plmm_expert_inst *inst; /* NULL for the T-model */
-    plmm_connector_config cc; /* borrowed from inst or the T-model's settings */
-    plmm_connector *conn;   /* opened at the first consultation */
+    plmm_expert_inst *inst;             /* NULL for the T-model */
+    plmm_connector_config cc;           /* borrowed from inst or the T-model's settings */
+    plmm_connector *conn;               /* opened at the first consultation */
     bool enabled;
-    bool failed;            /* the expert did not load; why in offline_why */
-    bool offline;           /* its connector failed; why in offline_why */
+    bool failed;  /* the expert did not load; why in offline_why */
+    bool offline; /* its connector failed; why in offline_why */
     char offline_why[256];
-    char block_why[256];    /* the ledger's refusal (ROUTER_BUDGET) */
-    uint32_t share;         /* plmm_expert_share */
+    char block_why[256]; /* the ledger's refusal (ROUTER_BUDGET) */
+    uint32_t share;      /* plmm_expert_share */
     int32_t max_tokens;
     double price_per_1k;
-    double budget;          /* < 0: unlimited */
+    double budget; /* < 0: unlimited */
     double spent;
-    float *examples;        /* n_examples unit embeddings of its examples (embedding signal) */
+    float *examples; /* n_examples unit embeddings of its examples (embedding signal) */
     uint32_t n_examples;
 } router_consultant;
 
@@ -82,8 +82,8 @@ PLMM_NODISCARD plmm_status router_ledger_record(plmm_router *r, const router_con
     PLMM_NONNULL(1, 2, 3, 4);
 
 /* Why c cannot be asked question now (ROUTER_OK when it can). */
-uint32_t router_consultant_block(const plmm_router *r, router_consultant *c,
-                                 const char *question) PLMM_NONNULL(1, 2, 3);
+uint32_t router_consultant_block(const plmm_router *r, router_consultant *c, const char *question)
+    PLMM_NONNULL(1, 2, 3);
 
 /* Ask c: open its connector when needed, send (system prompt when not NULL
  * and) question, stream the answer, charge its budget. A connection or

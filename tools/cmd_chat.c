@@ -32,8 +32,9 @@ static const cli_opt chat_opts[] = {
     {OPT_N_PREDICT, 'n', "n-predict", "N", "most tokens per reply, -1 = no limit (512)"},
     {OPT_TEMP, 0, "temp", "T", "temperature, 0 = greedy ([sampling] temperature)"},
     {OPT_SEED, 0, "seed", "S", "sampling seed"},
-    {OPT_LOCAL, 0, "local", NULL, "answer every turn with the P-model (no routing to experts or "
-                                  "the T-model)"},
+    {OPT_LOCAL, 0, "local", NULL,
+     "answer every turn with the P-model (no routing to experts or "
+     "the T-model)"},
     {0, 0, NULL, NULL, NULL},
 };
 

@@ -37,26 +37,26 @@ typedef enum plmm_route {
 
 /* What one question got. Owned strings: free with plmm_ask_result_clear. */
 typedef struct plmm_ask_result {
-    uint32_t struct_size; /* set by the caller to sizeof(plmm_ask_result) */
-    uint32_t route;       /* plmm_route: who answered */
-    uint32_t wanted;      /* plmm_route the decision chose, before any fallback */
-    uint32_t n_fallbacks; /* consultants that were skipped or failed */
-    char expert[PLMM_ASK_NAME_MAX];       /* the expert that answered or was chosen, or "" */
-    char reason[PLMM_ASK_REASON_MAX];     /* one line: why the decision went this way */
-    float domain_score;    /* combined domain score of the best expert (0 when none) */
-    float domain_margin;   /* its lead over the runner-up */
-    float lexical_score;   /* the best expert's lexical score */
-    float embedding_score; /* its embedding similarity (0 when the signal is off) */
-    float mean_logprob;    /* P-model draft: mean log-probability of its tokens */
-    float mean_entropy;    /* P-model draft: mean entropy (nats) of its distributions */
-    uint32_t draft_tokens; /* tokens in the draft (0: no draft was made) */
+    uint32_t struct_size;             /* set by the caller to sizeof(plmm_ask_result) */
+    uint32_t route;                   /* plmm_route: who answered */
+    uint32_t wanted;                  /* plmm_route the decision chose, before any fallback */
+    uint32_t n_fallbacks;             /* consultants that were skipped or failed */
+    char expert[PLMM_ASK_NAME_MAX];   /* the expert that answered or was chosen, or "" */
+    char reason[PLMM_ASK_REASON_MAX]; /* one line: why the decision went this way */
+    float domain_score;               /* combined domain score of the best expert (0 when none) */
+    float domain_margin;              /* its lead over the runner-up */
+    float lexical_score;              /* the best expert's lexical score */
+    float embedding_score;            /* its embedding similarity (0 when the signal is off) */
+    float mean_logprob;               /* P-model draft: mean log-probability of its tokens */
+    float mean_entropy;               /* P-model draft: mean entropy (nats) of its distributions */
+    uint32_t draft_tokens;            /* tokens in the draft (0: no draft was made) */
     uint32_t reserved;
     int64_t prompt_tokens;     /* of the answering model; -1 when unknown */
     int64_t completion_tokens; /* of the answering model; -1 when unknown */
     double cost;               /* metered cost of the answer, in the unit of the price */
-    char *answer;  /* the whole answer */
-    char *notices; /* fallbacks and warnings, one per line ("" when none) */
-    char *explain; /* the decision in words: signals, scores, thresholds, notices */
+    char *answer;              /* the whole answer */
+    char *notices;             /* fallbacks and warnings, one per line ("" when none) */
+    char *explain;             /* the decision in words: signals, scores, thresholds, notices */
 } plmm_ask_result;
 
 /* Streamed answer text as it is produced; return false to stop. */
@@ -70,7 +70,7 @@ typedef bool (*plmm_ask_piece_fn)(void *user, const char *piece, size_t len);
  * PLMM_ERR_CONFIG for an invalid [tmodel] section; PLMM_ERR_NOMEM.
  */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_open(plmm_engine *engine, plmm_model *model,
-                                                         plmm_router **out);
+                                                        plmm_router **out);
 /* NULL is ignored. */
 PLMM_EXPORT void plmm_router_close(plmm_router *router);
 
@@ -81,7 +81,7 @@ struct plmm_vault;
  * a question leaves the device. The router opens the vault itself only
  * when [privacy] key_file names its key. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_use_vault(plmm_router *router,
-                                                              const struct plmm_vault *vault);
+                                                             const struct plmm_vault *vault);
 
 /* True when an expert is enabled or a T-model is configured (else every
  * question stays with the P-model). */
@@ -96,8 +96,8 @@ PLMM_EXPORT bool plmm_router_has_consultants(const plmm_router *router);
  * when on_piece returned false.
  */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_ask(plmm_router *router, const char *question,
-                                                        plmm_ask_piece_fn on_piece, void *user,
-                                                        plmm_ask_result *result);
+                                                       plmm_ask_piece_fn on_piece, void *user,
+                                                       plmm_ask_result *result);
 
 /*
  * Only decide: fill result as plmm_router_ask would before consulting
@@ -106,9 +106,8 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_ask(plmm_router *router, cons
  * questions itself, e.g. a chat that keeps its conversation with the
  * P-model and hands only the others to plmm_router_ask.
  */
-PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_decide(plmm_router *router,
-                                                           const char *question,
-                                                           plmm_ask_result *result);
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_decide(plmm_router *router, const char *question,
+                                                          plmm_ask_result *result);
 
 /* Free the owned strings and zero the result (struct_size kept). */
 PLMM_EXPORT void plmm_ask_result_clear(plmm_ask_result *result);

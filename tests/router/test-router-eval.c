@@ -17,8 +17,8 @@
  * equal the lexical rule's, question by question.
  */
 #include "errors.h"
-#include "plmm/ask.h"
 #include "expert_match.h"
+#include "plmm/ask.h"
 #include "plmm_sdk_text.h"
 #include "registry.h"
 #include "test.h"
@@ -162,13 +162,15 @@ static bool route_with_router(const char *model, float weight, const plmm_match_
     FILE *f = fopen(ini, "w");
     if (f == NULL)
         return false;
-    fprintf(f, "[engine]\nmodel = %s\nplugin_path = %s\nthreads = 1\n"
-               "[router]\nembedding_weight = %g\nmin_score = %g\nmargin = %g\ndraft_tokens = 0\n",
+    fprintf(f,
+            "[engine]\nmodel = %s\nplugin_path = %s\nthreads = 1\n"
+            "[router]\nembedding_weight = %g\nmin_score = %g\nmargin = %g\ndraft_tokens = 0\n",
             model, EXPERT_BUILD_DIRS, (double)weight, (double)rule->min_score,
             (double)rule->margin);
     for (int e = 0; e < N_EXPERTS; e++)
-        fprintf(f, "[expert.%s]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\n"
-                   "share = full\n",
+        fprintf(f,
+                "[expert.%s]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\n"
+                "share = full\n",
                 labels[e]);
     fclose(f);
     plmm_engine_params ep = {.struct_size = sizeof(ep), .config_path = ini, .log_level = -1};
@@ -340,8 +342,10 @@ int main(int argc, char **argv)
                    (double)weight, same, d.n);
             print_report(&rr, &rule, markdown);
             if (as_test)
-                CHECK_MSG(same == d.n, "with embedding_weight 0 the router decided %u of %u "
-                          "questions unlike the lexical rule", d.n - same, d.n);
+                CHECK_MSG(same == d.n,
+                          "with embedding_weight 0 the router decided %u of %u "
+                          "questions unlike the lexical rule",
+                          d.n - same, d.n);
         }
         plmm_registry_destroy(reg);
         plmm_config_destroy(cfg);

@@ -7,8 +7,8 @@
  * sending anything.
  */
 #include "config.h"
-#include "plmm/ledger.h"
 #include "errors.h"
+#include "plmm/ledger.h"
 #include "router_state.h"
 #include "test.h"
 
@@ -222,7 +222,7 @@ static void test_chain(void)
     CHECK(strncmp(g.f.last_system, "You are a careful personal-finance", 34) == 0);
     CHECK(strcmp(g.f.last_user, FIN_Q) == 0);
     CHECK(strcmp(s.text, res.answer) == 0 && strcmp(res.answer, "Pay the mortgage. Investing "
-                                                                 "involves risk.") == 0);
+                                                                "involves risk.") == 0);
     CHECK(res.cost > 0.99 && res.cost < 1.01 && res.prompt_tokens == 100);
     CHECK(res.n_fallbacks == 0 && strcmp(res.notices, "") == 0);
     CHECK(res.lexical_score >= 2.0f && res.draft_tokens == 0);
