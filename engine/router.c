@@ -6,6 +6,7 @@
 #include "config.h"
 #include "engine_impl.h"
 #include "errors.h"
+#include "plmm/expert.h"
 #include "router_state.h"
 
 #include <stdio.h>
@@ -270,10 +271,13 @@ static plmm_status try_consult(ask_state *s, router_consultant *c, const char *n
         return PLMM_ERR_DENIED;
     }
     const char *system = c->inst != NULL ? plmm_expert_inst_desc(c->inst)->system_prompt : NULL;
+    /* An expert that checks its answers is heard out before anything is
+     * shown: a failed check is then a clean fallback. */
+    bool checks = c->inst != NULL && plmm_expert_has(plmm_expert_inst_desc(c->inst)->vtbl, check);
     plmm_connector_result cr;
     bool streamed = false;
-    plmm_status st =
-        router_consult(r, c, system, s->question, s->on_piece, s->user, &cr, &streamed);
+    plmm_status st = router_consult(r, c, system, s->question, checks ? NULL : s->on_piece, s->user,
+                                    &cr, &streamed);
     if (st != PLMM_OK) {
         if (st == PLMM_ERR_CANCELLED || st == PLMM_ERR_NOMEM || streamed) {
             /* part of an answer is out already: no silent second answer */
@@ -284,33 +288,42 @@ static plmm_status try_consult(ask_state *s, router_consultant *c, const char *n
         return st;
     }
     plmm_ask_result *res = s->res;
+    int64_t tokens = (cr.prompt_tokens > 0 ? cr.prompt_tokens : 0) +
+                     (cr.completion_tokens > 0 ? cr.completion_tokens : 0);
+    double cost = (double)tokens / 1000.0 * c->price_per_1k;
+    if (router_ledger_record(r, c, &cr, &cost) != PLMM_OK)
+        router_text_add(&s->notices, "notice: %s: usage not recorded in the ledger (%s)\n",
+                        c->label, plmm_last_errmsg());
+    if (checks) {
+        plmm_check_result chk = {.struct_size = sizeof(chk)};
+        st = plmm_expert_inst_check(c->inst, s->question, cr.text, &chk);
+        if (st != PLMM_OK) {
+            router_text_add(&s->notices, "notice: %s: the answer check did not run (%s)\n",
+                            c->label, plmm_last_errmsg());
+        } else if (chk.verdict == PLMM_CHECK_FAIL) {
+            char why[PLMM_CHECK_MESSAGE_MAX + 32];
+            snprintf(why, sizeof(why), "answer check failed: %s", chk.message);
+            plmm_connector_result_clear(&cr);
+            notice(s, c, why, next);
+            return plmm_err(PLMM_ERR_DENIED, "%s: %s", c->label, why);
+        } else if (chk.verdict == PLMM_CHECK_WARN) {
+            router_text_add(&s->notices, "notice: %s: answer check warns: %s\n", c->label,
+                            chk.message);
+        }
+    }
     res->answer = cr.text;
     cr.text = NULL;
     res->prompt_tokens = cr.prompt_tokens;
     res->completion_tokens = cr.completion_tokens;
-    int64_t tokens = (cr.prompt_tokens > 0 ? cr.prompt_tokens : 0) +
-                     (cr.completion_tokens > 0 ? cr.completion_tokens : 0);
-    res->cost = (double)tokens / 1000.0 * c->price_per_1k;
-    if (router_ledger_record(r, c, &cr, &res->cost) != PLMM_OK)
-        router_text_add(&s->notices, "notice: %s: usage not recorded in the ledger (%s)\n",
-                        c->label, plmm_last_errmsg());
+    res->cost = cost;
+    plmm_connector_result_clear(&cr);
+    st = PLMM_OK;
     if (!streamed && s->on_piece != NULL && res->answer[0] != '\0' &&
         !s->on_piece(s->user, res->answer, strlen(res->answer)))
         st = plmm_err(PLMM_ERR_CANCELLED, "router: the answer was stopped by the caller");
-    plmm_connector_result_clear(&cr);
     if (st != PLMM_OK) {
         *fatal = true;
         return st;
-    }
-    if (c->inst != NULL) {
-        plmm_check_result chk = {.struct_size = sizeof(chk)};
-        st = plmm_expert_inst_check(c->inst, s->question, res->answer, &chk);
-        if (st != PLMM_OK)
-            router_text_add(&s->notices, "notice: %s: the answer check did not run (%s)\n",
-                            c->label, plmm_last_errmsg());
-        else if (chk.verdict != PLMM_CHECK_PASS)
-            router_text_add(&s->notices, "notice: %s: answer check %s: %s\n", c->label,
-                            chk.verdict == PLMM_CHECK_FAIL ? "failed" : "warns", chk.message);
     }
     return PLMM_OK;
 }

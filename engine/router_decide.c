@@ -47,8 +47,6 @@ const char *router_block_text(uint32_t block)
         return "failed to load";
     case ROUTER_BUDGET:
         return "budget exhausted";
-    case ROUTER_SHARE:
-        return "share policy forbids sending this question";
     case ROUTER_OFFLINE:
         return "unavailable (failed earlier)";
     default:

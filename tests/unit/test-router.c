@@ -108,6 +108,7 @@ static void test_decide(void)
 
 typedef struct fake {
     bool finance_down, tmodel_down;
+    bool no_disclaimer; /* finance answers without mentioning risk */
     int finance_calls, tmodel_calls;
     char last_system[64];
     char last_user[256];
@@ -129,8 +130,10 @@ static plmm_status fake_consult(void *user, const char *who, plmm_connector *con
     if (fin ? f->finance_down : f->tmodel_down)
         return plmm_err(PLMM_ERR_NETWORK, "%s: cannot reach the server", who);
     const char *a = fin ? "Pay the mortgage. Investing involves risk." : "Taxes and bread.";
+    if (fin && f->no_disclaimer)
+        a = "Put everything into one stock, it always goes up.";
     if (strstr(f->last_user, "<EMAIL_1>") != NULL)
-        a = "I will write to <EMAIL_1> about the index fund.";
+        a = "I will write to <EMAIL_1> about the index fund. Investing involves risk.";
     if (req->on_piece != NULL)
         req->on_piece(req->user, a, 10), req->on_piece(req->user, a + 10, strlen(a) - 10);
     res->text = strdup(a);
@@ -277,10 +280,21 @@ static void test_offline_expert(void)
     if (!rig_open(&g, "share = full\n", "share = full\n"))
         return;
     plmm_ask_result res = {.struct_size = sizeof(res)};
-    g.f.finance_down = true;
-    plmm_status st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+    /* the finance check fails the answer: nothing of it is shown, the
+     * T-model answers */
+    g.f.no_disclaimer = true;
+    sink s = {0};
+    plmm_status st = plmm_router_ask(g.r, FIN_Q, collect, &s, &res);
     CHECK_MSG(st == PLMM_OK, "%s", plmm_last_errmsg());
     CHECK(res.route == PLMM_ROUTE_TMODEL && g.f.finance_calls == 1 && g.f.tmodel_calls == 1);
+    CHECK_CONTAINS(res.notices, "expert finance unavailable (answer check failed: ");
+    CHECK(strcmp(s.text, "Taxes and bread.") == 0 && strcmp(res.answer, s.text) == 0);
+    g.f.no_disclaimer = false;
+
+    g.f.finance_down = true;
+    st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+    CHECK_MSG(st == PLMM_OK, "%s", plmm_last_errmsg());
+    CHECK(res.route == PLMM_ROUTE_TMODEL && g.f.finance_calls == 2 && g.f.tmodel_calls == 2);
     CHECK_CONTAINS(res.notices, "expert finance unavailable (finance: cannot reach the server)");
     plmm_ask_result_clear(&res);
     rig_close(&g);
