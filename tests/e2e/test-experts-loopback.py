@@ -257,6 +257,20 @@ def part_b():
         with open(audit) as f:
             check(MAIL not in f.read(), "the audit log holds the address")
 
+        # plmm chat routes each turn: the finance one to the expert, the story
+        # opening stays with the P-model (the conversation)
+        p = subprocess.run([PLMM, "chat", "-c", ini, "-n", "8", "--temp", "0"],
+                           input=FINANCE_Q + "\n" + SIMPLE_Q + "\n", capture_output=True,
+                           text=True, timeout=300)
+        check(p.returncode == 0, "chat: exit %d: %s" % (p.returncode, p.stderr))
+        check(p.stderr.count("[answered by: expert finance]") == 1
+              and "[answered by:" not in p.stderr.replace("[answered by: expert finance]", ""),
+              "chat: routing lines: %r" % p.stderr)
+        check(len(e.chat_entries(want=3)) == 3 and len(t.chat_entries()) == 1,
+              "chat: E requests %d, T requests %d" % (len(e.chat_entries()),
+                                                      len(t.chat_entries())))
+        check(len(p.stdout.strip()) > 0, "chat: no answer on stdout")
+
         e.stop()
         rc, text = ask(ini, FINANCE_Q)
         check(rc == 0, "ask finance, expert down: exit %d: %s" % (rc, text))
