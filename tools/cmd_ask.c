@@ -45,7 +45,11 @@ static int read_question(const char **words, int n, char **out)
 {
     if (n == 1 && strcmp(words[0], "-") == 0) {
         size_t len = 0;
-        return cli_read_file("-", out, &len);
+        int code = cli_read_file("-", out, &len);
+        while (code == CLI_EXIT_OK && len > 0 &&
+               ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
+            (*out)[--len] = '\0'; /* the line end of the last line is not part of it */
+        return code;
     }
     size_t len = 1;
     for (int i = 0; i < n; i++)
@@ -94,6 +98,10 @@ int cmd_ask(int argc, char **argv)
     }
     if ((code = read_question(words, n_words, &question)) != CLI_EXIT_OK)
         goto out;
+    if (question[strspn(question, " \t\r\n")] == '\0') {
+        code = cli_usage_error(cmd, "the question is empty");
+        goto out;
+    }
     if ((code = cli_open_model(&x)) != CLI_EXIT_OK)
         goto out;
     plmm_status st = plmm_router_open(x.engine, x.model, &router);

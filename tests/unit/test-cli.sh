@@ -116,6 +116,10 @@ expect 2 "ask without a question" -- "$PLMM" ask -m x.gguf &&
     has "$TMP/err" "no question given" "ask without a question"
 expect 2 "ask --bogus" -- "$PLMM" ask --bogus "what?" &&
     has "$TMP/err" "unknown option '--bogus'" "ask --bogus"
+STDIN=$' \n' expect 2 "ask empty question on stdin" -- "$PLMM" ask -m "$TMP/missing.gguf" - &&
+    has "$TMP/err" "the question is empty" "ask empty question on stdin"
+expect 2 "ask empty question" -- "$PLMM" ask -m "$TMP/missing.gguf" "" &&
+    has "$TMP/err" "the question is empty" "ask empty question"
 expect 1 "ask missing model" -- "$PLMM" ask -m "$TMP/missing.gguf" "what?" &&
     has "$TMP/err" "missing.gguf" "ask missing model"
 printf '[expert.finance]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\nshare = full\n' \

@@ -104,6 +104,36 @@ static void test_decide(void)
     CHECK(d.wanted == PLMM_ROUTE_LOCAL && !d.low_confidence);
 }
 
+/* [router] values are read, and bad ones are named */
+static void test_params(void)
+{
+    plmm_config *cfg = NULL;
+    router_params p;
+    CHECK(plmm_config_create(&cfg) == PLMM_OK);
+    CHECK(plmm_config_load_string(cfg,
+                                  "[router]\nmin_score = 3.5\nmargin = 1\ndraft_tokens = 16\n"
+                                  "min_logprob = -1.5\nmax_entropy = 2\nmax_tokens = 64\n"
+                                  "draft_prompt = raw\nembedding_weight = 0.5\n",
+                                  "r.ini") == PLMM_OK);
+    CHECK(router_params_read(cfg, &p) == PLMM_OK);
+    CHECK(p.min_score == 3.5f && p.margin == 1.0f && p.draft_tokens == 16);
+    CHECK(p.min_logprob == -1.5f && p.max_entropy == 2.0f && p.max_tokens == 64);
+    CHECK(p.draft_prompt == ROUTER_PROMPT_RAW && p.embedding_weight == 0.5f);
+    plmm_config_destroy(cfg);
+
+    const char *bad[] = {"[router]\nmin_logprob = 5\n", "[router]\ndraft_tokens = 1000\n",
+                         "[router]\ndraft_prompt = chatty\n", "[router]\nmin_scor = 1\n"};
+    const char *key[] = {"min_logprob", "draft_tokens", "draft_prompt", "min_score"};
+    for (int i = 0; i < 4; i++) {
+        cfg = NULL;
+        CHECK(plmm_config_create(&cfg) == PLMM_OK);
+        plmm_status st = plmm_config_load_string(cfg, bad[i], "bad.ini");
+        CHECK_MSG(st == PLMM_ERR_CONFIG, "%s: %d", bad[i], st);
+        CHECK_CONTAINS(plmm_last_errmsg(), key[i]);
+        plmm_config_destroy(cfg);
+    }
+}
+
 /* ---- the chain with fake connectors ---- */
 
 typedef struct fake {
@@ -451,6 +481,7 @@ static void test_embed(void)
 int main(void)
 {
     test_decide();
+    test_params();
     test_chain();
     test_offline_expert();
     test_share_none();
