@@ -125,7 +125,11 @@ expect 1 "ask missing model" -- "$PLMM" ask -m "$TMP/missing.gguf" "what?" &&
 printf '[expert.finance]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\nshare = full\n' \
     >"$TMP/experts.ini"
 expect 0 "experts" -- "$PLMM" experts -c "$TMP/experts.ini" &&
-    has "$TMP/out" "finance" "experts lists finance" && has "$TMP/out" "openai" "experts connector"
+    has "$TMP/out" "finance" "experts lists finance" && has "$TMP/out" "openai" "experts connector" &&
+    has "$TMP/out" "T-model: not configured" "experts without a T-model"
+printf '[tmodel]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\nshare = none\n' >"$TMP/tm.ini"
+expect 0 "experts with a T-model" -- "$PLMM" experts -c "$TMP/tm.ini" &&
+    has "$TMP/out" "T-model: enabled, connector openai http://127.0.0.1:9/v1, share none" "experts T-model"
 printf '[expert.nosuch]\nconnector = openai\nendpoint = http://127.0.0.1:9/v1\n' >"$TMP/bad.ini"
 expect 1 "experts with a missing plugin" -- "$PLMM" experts -c "$TMP/bad.ini" &&
     has "$TMP/err" "no expert plugin named 'nosuch'" "experts names the missing plugin"
