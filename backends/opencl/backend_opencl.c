@@ -8,6 +8,8 @@
 #include "ocl.h"
 #include "plmm_sdk.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,12 +63,31 @@ static plmm_status parse_options(const plmm_host_api *host, const plmm_option_va
 
 /* ---- init / shutdown ---- */
 
+/*
+ * Keep the OpenCL ICD loader loaded for the life of the process once a
+ * platform has been found. Unloading this plugin would otherwise unload
+ * libOpenCL, whose platform list then stays allocated but unreferenced
+ * (LeakSanitizer reports it from an unmapped module), and the next init
+ * would search the vendor libraries again. The vendor libraries stay
+ * loaded through the loader's own handles.
+ */
+static int pin_icd_loader(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    const char *name = info->dlpi_name;
+    if (name != NULL && strstr(name, "/libOpenCL.so") != NULL)
+        (void)dlopen(name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE); /* never closed */
+    return 0;
+}
+
 static plmm_status pick_device(plmm_backend_ctx *ctx, const ocl_opts *o)
 {
     const plmm_host_api *host = ctx->host;
     cl_platform_id plats[MAX_INDEX + 1];
     cl_uint np = 0;
     cl_int err = clGetPlatformIDs(MAX_INDEX + 1, plats, &np);
+    dl_iterate_phdr(pin_icd_loader, NULL);
     if (err != CL_SUCCESS || np == 0)
         return plmm_sdk_error(host, PLMM_ERR_UNSUPPORTED,
                               "no OpenCL platform found (%s); install an ICD such as "
