@@ -520,6 +520,20 @@ int cmd_chat(int argc, char **argv)
             code = cli_api_error(st);
             goto out;
         }
+        if (st == PLMM_OK && plmm_router_wants_vault(ch.router)) {
+            /* the ledger is keyed by the vault */
+            plmm_vault *vlt = ch.vault;
+            cli_secret sec = {.env_name = "PLMM_VAULT_PASSPHRASE", .prompt = "vault passphrase: "};
+            if (vlt == NULL && (code = cli_open_vault(&x, NULL, &sec, 0, &vlt)) != CLI_EXIT_OK)
+                goto out;
+            st = plmm_router_use_vault(ch.router, vlt);
+            if (vlt != ch.vault)
+                plmm_vault_close(vlt);
+            if (st != PLMM_OK) {
+                code = cli_api_error(st);
+                goto out;
+            }
+        }
         if (!plmm_router_has_consultants(ch.router)) {
             plmm_router_close(ch.router);
             ch.router = NULL;
