@@ -287,6 +287,9 @@ static const plmm_option_schema update_keys[] = {
      "http://HOST:PORT/v1/bundles)"},
     {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
      "extra CA bundle for HTTPS sources; TLS verification is always on"},
+    {"distill_consent", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "consent to `plmm update distill` reading the questions an expert was weak on from the "
+     "vault's history and sending them, pseudonymized, to the T-model (else --consent)"},
 };
 
 /* ---- [ledger] ---- */
