@@ -131,8 +131,8 @@ PLMM_EXPORT plmm_status plmm_ledger_config_key_source(const plmm_engine *engine,
     else if (ks != NULL && strcmp(ks, "file") == 0)
         *source = PLMM_LEDGER_KEY_FILE;
     else if (ks != NULL && strcmp(ks, "auto") != 0)
-        return plmm_err(PLMM_ERR_CONFIG, "ledger.key_source: expected auto, vault or file, got '%s'",
-                        ks);
+        return plmm_err(PLMM_ERR_CONFIG,
+                        "ledger.key_source: expected auto, vault or file, got '%s'", ks);
     else
         *source = cfg(engine, "ledger.key_file") == NULL && has_section(engine, "privacy") &&
                           vault_exists(engine)
@@ -143,8 +143,8 @@ PLMM_EXPORT plmm_status plmm_ledger_config_key_source(const plmm_engine *engine,
 
 PLMM_EXPORT plmm_status plmm_ledger_vault_key(const struct plmm_vault *vault, uint8_t *key)
 {
-    plmm_status st = plmm_vault_derive_key(vault, PLMM_VAULT_CONTEXT_LEDGER, 1, key,
-                                           PLMM_LEDGER_KEY_BYTES);
+    plmm_status st =
+        plmm_vault_derive_key(vault, PLMM_VAULT_CONTEXT_LEDGER, 1, key, PLMM_LEDGER_KEY_BYTES);
     if (st != PLMM_OK)
         return plmm_err_prefix(st, "the ledger's key from the vault: ");
     return PLMM_OK;

@@ -204,8 +204,7 @@ static plmm_status ask(void *user, const char *question, char **answer)
     return PLMM_OK;
 }
 
-PLMM_EXPORT plmm_status plmm_pack_distill_private(plmm_engine *engine,
-                                                  const plmm_distill_params *p)
+PLMM_EXPORT plmm_status plmm_pack_distill_private(plmm_engine *engine, const plmm_distill_params *p)
 {
     if (p->struct_size < sizeof(plmm_distill_params))
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_distill_params: struct_size too small");

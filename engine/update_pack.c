@@ -43,8 +43,8 @@ PLMM_EXPORT plmm_status plmm_pack_build(const char *bundle_dir, const char *expe
     plmm_status st = sign_read_file(questions_path, 64u << 20, &text, &len);
     if (st != PLMM_OK)
         return st;
-    st = update_pack_build_text(bundle_dir, expert, version, expires, text, questions_path,
-                                answer, user, secret_key_paths, n_keys);
+    st = update_pack_build_text(bundle_dir, expert, version, expires, text, questions_path, answer,
+                                user, secret_key_paths, n_keys);
     free(text);
     return st;
 }

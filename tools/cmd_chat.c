@@ -80,8 +80,8 @@ typedef struct chat {
 
     plmm_vault *vault; /* [privacy] personalise: the user's store, else NULL */
     size_t ctx_items, ctx_bytes;
-    bool remember; /* [privacy] remember_history: turns go into the vault */
-    const plmm_ask_result *meta; /* the router's decision for the turn, or NULL */
+    bool remember;                   /* [privacy] remember_history: turns go into the vault */
+    const plmm_ask_result *meta;     /* the router's decision for the turn, or NULL */
     double min_logprob, max_entropy; /* [router] thresholds, for "Confidence: low" */
 
     char *reply; /* text generated in this turn */

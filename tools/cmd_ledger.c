@@ -4,8 +4,8 @@
  */
 #include "cli.h"
 #include "plmm/ledger.h"
-#include "privacy_cli.h"
 #include "plmm/update.h"
+#include "privacy_cli.h"
 
 #include <limits.h>
 #include <stdio.h>

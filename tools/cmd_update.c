@@ -4,9 +4,9 @@
  */
 #include "cli.h"
 #include "plmm/ledger.h"
+#include "plmm/update.h"
 #include "plmm/vault.h"
 #include "privacy_cli.h"
-#include "plmm/update.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -157,8 +157,8 @@ static bool truthy(const char *v)
 
 /* The weak questions of the expert from the vault's history (owned in
  * *questions), negative ratings taken from the ledger. */
-static int history_questions(cli_ctx *x, const update_args *a, plmm_vault *vault,
-                             char **questions, size_t *n)
+static int history_questions(cli_ctx *x, const update_args *a, plmm_vault *vault, char **questions,
+                             size_t *n)
 {
     plmm_ledger *l = NULL;
     char *path = NULL, *device = NULL, *key_file = NULL;

@@ -2,6 +2,7 @@
  * Secrets and paths for the privacy commands.
  */
 #include "privacy_cli.h"
+
 #include "plmm/ledger.h"
 
 #include <errno.h>

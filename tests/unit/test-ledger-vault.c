@@ -3,9 +3,11 @@
  * secret (stable across passphrase changes, different per purpose and per
  * vault), a ledger that stays readable after `plmm vault passwd`, a wrong
  * passphrase or another vault's key refused with the ledger untouched, and
- * [ledger] key_source as the configuration resolves it.
+ * [ledger] key_source as the configuration resolves it; the weak questions
+ * of an expert chosen from the vault's history and the ledger's ratings.
  */
 #include "plmm/ledger.h"
+#include "plmm/update.h"
 #include "plmm/vault.h"
 #include "test.h"
 
@@ -261,6 +263,62 @@ static void test_key_source(void)
     CHECK(source_of(ini) == PLMM_LEDGER_KEY_VAULT);
 }
 
+static void test_select(void)
+{
+    plmm_vault *v = open_vault(vault_path, "battery staple", PLMM_VAULT_WRITE);
+    if (v == NULL)
+        return;
+    char k[5][64];
+    const char *turns[5] = {
+        "Expert: finance\nRoute: expert\nConfidence: low\nQ: Is gold a hedge?\nA: Sometimes.",
+        "Expert: finance\nConfidence: ok\nQ: What is a bond\nladder?\nA: Rungs.",
+        "Expert: finance\nConfidence: ok\nQ: What is an ETF?\nA: A fund.",
+        "Expert: it\nConfidence: low\nQ: Reset my router?\nA: Unplug it.",
+        "Expert: finance\nConfidence: low\nQ: Is gold a hedge?\nA: Asked again.",
+    };
+    for (int i = 0; i < 5; i++)
+        CHECK(plmm_vault_add(v, PLMM_VAULT_HISTORY, PLMM_PII_NONE, turns[i], k[i], 64) == PLMM_OK);
+    /* no ledger: the low-confidence turns only, each question once */
+    char *q = NULL;
+    size_t n = 0;
+    CHECK(plmm_distill_select(v, NULL, "finance", &q, &n) == PLMM_OK);
+    CHECK(n == 1 && q != NULL && strcmp(q, "Is gold a hedge?\n") == 0);
+    plmm_free(q);
+    /* ratings: ":-1" makes a turn weak, ":+1" and other experts' do not */
+    uint8_t key[PLMM_LEDGER_KEY_BYTES];
+    CHECK(plmm_ledger_vault_key(v, key) == PLMM_OK);
+    plmm_ledger *l = NULL;
+    CHECK(open_ledger(key, &l) == PLMM_OK);
+    if (l != NULL) {
+        char ref[80];
+        plmm_ledger_rates r = {
+            .struct_size = sizeof(r), .counterparty = "dev", .currency = "EUR", .rating = 100};
+        CHECK(plmm_ledger_set_rates(l, "finance", &r) == PLMM_OK);
+        CHECK(plmm_ledger_set_rates(l, "it", &r) == PLMM_OK);
+        snprintf(ref, sizeof(ref), "%s:-1", k[1]);
+        CHECK(plmm_ledger_record_contribution(l, "finance", "rating", ref, NULL) == PLMM_OK);
+        snprintf(ref, sizeof(ref), "%s:+1", k[2]);
+        CHECK(plmm_ledger_record_contribution(l, "finance", "rating", ref, NULL) == PLMM_OK);
+        snprintf(ref, sizeof(ref), "%s:-1", k[2]);
+        CHECK(plmm_ledger_record_contribution(l, "it", "rating", ref, NULL) == PLMM_OK);
+        CHECK(plmm_distill_select(v, l, "finance", &q, &n) == PLMM_OK);
+        CHECK_MSG(n == 2 && q != NULL &&
+                      strcmp(q, "Is gold a hedge?\nWhat is a bond ladder?\n") == 0,
+                  "got %zu: %s", n, q ? q : "(null)");
+        plmm_free(q);
+        CHECK(plmm_distill_select(v, l, "it", &q, &n) == PLMM_OK);
+        CHECK(n == 1 && q != NULL && strcmp(q, "Reset my router?\n") == 0);
+        plmm_free(q);
+        plmm_ledger_close(l);
+    }
+    /* nothing weak: an empty list; a bad name: refused */
+    CHECK(plmm_distill_select(v, NULL, "art", &q, &n) == PLMM_OK);
+    CHECK(n == 0 && q != NULL && q[0] == '\0');
+    plmm_free(q);
+    CHECK(plmm_distill_select(v, NULL, "Bad Name", &q, &n) == PLMM_ERR_INVALID_ARG);
+    plmm_vault_close(v);
+}
+
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -284,6 +342,7 @@ int main(void)
     test_derive();
     test_passphrase_change();
     test_key_source();
+    test_select();
     if (test_failures == 0)
         nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     else
