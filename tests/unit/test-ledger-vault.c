@@ -3,7 +3,8 @@
  * secret (stable across passphrase changes, different per purpose and per
  * vault), a ledger that stays readable after `plmm vault passwd`, a wrong
  * passphrase or another vault's key refused with the ledger untouched, and
- * [ledger] key_source as the configuration resolves it; the weak questions
+ * [ledger] key_source as the configuration resolves it; a format-1 vault
+ * upgraded; the weak questions
  * of an expert chosen from the vault's history and the ledger's ratings.
  */
 #include "plmm/ledger.h"
@@ -13,6 +14,7 @@
 
 #include <ftw.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -319,6 +321,94 @@ static void test_select(void)
     plmm_vault_close(v);
 }
 
+static void le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A store as plmm wrote it before the master secret (format 1, see
+ * engine/vault_file.c): one fact "name" = "Anna Berger". */
+static void write_v1(const char *path, const char *pw)
+{
+    uint8_t img[176 + 64 + crypto_secretstream_xchacha20poly1305_ABYTES];
+    uint8_t kek[32], dkey[32], plain[64];
+    memset(img, 0, sizeof(img));
+    memcpy(img, "PLMMVLT1", 8);
+    le32(img + 8, 1);
+    le32(img + 12, 1);
+    le64(img + 16, crypto_pwhash_OPSLIMIT_MIN);
+    le64(img + 24, crypto_pwhash_MEMLIMIT_MIN);
+    randombytes_buf(img + 32, 16);
+    CHECK(crypto_pwhash(kek, 32, pw, strlen(pw), img + 32, crypto_pwhash_OPSLIMIT_MIN,
+                        crypto_pwhash_MEMLIMIT_MIN, crypto_pwhash_ALG_ARGON2ID13) == 0);
+    randombytes_buf(img + 48, 24);
+    crypto_secretstream_xchacha20poly1305_keygen(dkey);
+    crypto_secretbox_easy(img + 72, dkey, 32, img + 48, kek);
+    crypto_secretstream_xchacha20poly1305_state st;
+    crypto_secretstream_xchacha20poly1305_init_push(&st, img + 120, dkey);
+    crypto_generichash(img + 144, 32, img, 144, NULL, 0);
+    size_t n = 0;
+    le32(plain, 1);     /* items */
+    le64(plain + 4, 1); /* next sequence */
+    n = 12;
+    plain[n] = PLMM_VAULT_FACT;
+    plain[n + 1] = PLMM_PII_PERSON;
+    plain[n + 2] = plain[n + 3] = 0;
+    le64(plain + n + 4, 1700000000);
+    le32(plain + n + 12, 4);
+    memcpy(plain + n + 16, "name", 4);
+    le32(plain + n + 20, 11);
+    memcpy(plain + n + 24, "Anna Berger", 11);
+    n += 35;
+    unsigned long long clen = 0;
+    crypto_secretstream_xchacha20poly1305_push(&st, img + 176, &clen, plain, n, img, 176,
+                                               crypto_secretstream_xchacha20poly1305_TAG_FINAL);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        CHECK(fwrite(img, 1, 176 + (size_t)clen, f) == 176 + (size_t)clen);
+        fclose(f);
+    }
+}
+
+/* A format-1 store is read; it gains its master secret at the first
+ * writable open, and keys derived afterwards stay the same. */
+static void test_format1(void)
+{
+    char path[PATH_MAX];
+    path_of(path, "v1.plmm");
+    write_v1(path, "old store");
+    uint8_t a[32], b[32];
+    plmm_vault *v = open_vault(path, "old store", 0);
+    if (v == NULL)
+        return;
+    plmm_vault_item it = {.struct_size = sizeof(it)};
+    CHECK(plmm_vault_get(v, "name", &it) == PLMM_OK && strcmp(it.value, "Anna Berger") == 0);
+    CHECK(plmm_vault_derive_key(v, PLMM_VAULT_CONTEXT_LEDGER, 1, a, 32) == PLMM_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(plmm_last_errmsg(), "open it for writing once");
+    plmm_vault_close(v);
+    v = open_vault(path, "old store", PLMM_VAULT_WRITE);
+    CHECK(v != NULL && plmm_vault_derive_key(v, PLMM_VAULT_CONTEXT_LEDGER, 1, a, 32) == PLMM_OK);
+    plmm_vault_close(v);
+    size_t n = 0;
+    char *img = slurp(path, &n);
+    CHECK(img != NULL && n > 12 && img[8] == 2); /* rewritten as format 2 */
+    free(img);
+    v = open_vault(path, "old store", 0);
+    CHECK(v != NULL && plmm_vault_derive_key(v, PLMM_VAULT_CONTEXT_LEDGER, 1, b, 32) == PLMM_OK);
+    CHECK(memcmp(a, b, 32) == 0);
+    CHECK(v != NULL && plmm_vault_get(v, "name", &it) == PLMM_OK &&
+          strcmp(it.value, "Anna Berger") == 0);
+    plmm_vault_close(v);
+}
+
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -343,6 +433,7 @@ int main(void)
     test_passphrase_change();
     test_key_source();
     test_select();
+    test_format1();
     if (test_failures == 0)
         nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     else
