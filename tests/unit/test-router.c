@@ -438,7 +438,8 @@ static void test_ledger_vault(void)
 {
     rig g;
     char dir[128], tm[2048], vpath[256], kpath[256], lpath[256], dkey[256];
-    snprintf(dir, sizeof(dir), "/tmp/plmm-test-router-lv-%ld", (long)getpid());
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/plmm-test-router-lv-%ld", tmp ? tmp : "/tmp", (long)getpid());
     CHECK(mkdir(dir, 0700) == 0);
     snprintf(vpath, sizeof(vpath), "%s/vault.plmm", dir);
     snprintf(kpath, sizeof(kpath), "%s/vault.key", dir);
