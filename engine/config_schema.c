@@ -287,6 +287,9 @@ static const plmm_option_schema update_keys[] = {
      "http://HOST:PORT/v1/bundles)"},
     {"ca_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
      "extra CA bundle for HTTPS sources; TLS verification is always on"},
+    {"distill_consent", PLMM_OPT_BOOL, 0, "false", NO_RANGE, NULL,
+     "consent to `plmm update distill` reading the questions an expert was weak on from the "
+     "vault's history and sending them, pseudonymized, to the T-model (else --consent)"},
 };
 
 /* ---- [ledger] ---- */
@@ -297,9 +300,14 @@ static const plmm_option_schema ledger_keys[] = {
     {"device_key", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
      "Ed25519 secret key that signs entries and statements (created with KEY.pub when "
      "absent); unset = device.key beside the ledger"},
+    {"key_source", PLMM_OPT_ENUM, 0, "auto", NO_RANGE, "auto|vault|file",
+     "where the ledger's encryption key comes from: vault = derived from the vault's master "
+     "secret ([privacy] vault, opened with [privacy] key_file or the passphrase), file = "
+     "key_file; auto = vault when there is a [privacy] section, its vault exists and "
+     "key_file is unset, else file"},
     {"key_file", PLMM_OPT_PATH, 0, NULL, NO_RANGE, NULL,
-     "32-byte encryption key of the ledger (created when absent); unset = ledger.key "
-     "beside the ledger"},
+     "32-byte encryption key of the ledger in file mode (created when absent); unset = "
+     "ledger.key beside the ledger"},
     {"budgets", PLMM_OPT_STRING, 0, NULL, NO_RANGE, NULL,
      "spending limits per expert, e.g. finance=5.00,it=1.50 (in each expert's currency); "
      "a consultation that would exceed one is refused and the router falls back"},

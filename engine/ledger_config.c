@@ -3,8 +3,11 @@
  * key_file, budgets, budget_period), for the router, the server and the
  * command-line program alike.
  */
+#include "config.h"
+#include "engine_impl.h"
 #include "errors.h"
 #include "ledger_impl.h"
+#include "plmm/vault.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *cfg(const plmm_engine *engine, const char *key)
 {
@@ -92,6 +96,57 @@ PLMM_EXPORT plmm_status plmm_ledger_config_paths(const plmm_engine *engine, char
     *path = lp;
     *device_key = dk;
     *key_file = kf;
+    return PLMM_OK;
+}
+
+static bool has_section(const plmm_engine *engine, const char *name)
+{
+    for (uint32_t i = 0; i < plmm_config_section_count(engine->cfg); i++)
+        if (strcmp(plmm_config_section_at(engine->cfg, i, NULL, NULL), name) == 0)
+            return true;
+    return false;
+}
+
+/* Whether the vault the configuration names ([privacy] vault, or the
+ * default file) exists. */
+static bool vault_exists(const plmm_engine *engine)
+{
+    const char *v = cfg(engine, "privacy.vault");
+    char def[PATH_MAX];
+    if (v == NULL) {
+        if (plmm_data_path("vault.plmm", false, def, sizeof(def)) != PLMM_OK) {
+            plmm_err_clear();
+            return false;
+        }
+        v = def;
+    }
+    return access(v, F_OK) == 0;
+}
+
+PLMM_EXPORT plmm_status plmm_ledger_config_key_source(const plmm_engine *engine, uint32_t *source)
+{
+    const char *ks = cfg(engine, "ledger.key_source");
+    if (ks != NULL && strcmp(ks, "vault") == 0)
+        *source = PLMM_LEDGER_KEY_VAULT;
+    else if (ks != NULL && strcmp(ks, "file") == 0)
+        *source = PLMM_LEDGER_KEY_FILE;
+    else if (ks != NULL && strcmp(ks, "auto") != 0)
+        return plmm_err(PLMM_ERR_CONFIG,
+                        "ledger.key_source: expected auto, vault or file, got '%s'", ks);
+    else
+        *source = cfg(engine, "ledger.key_file") == NULL && has_section(engine, "privacy") &&
+                          vault_exists(engine)
+                      ? PLMM_LEDGER_KEY_VAULT
+                      : PLMM_LEDGER_KEY_FILE;
+    return PLMM_OK;
+}
+
+PLMM_EXPORT plmm_status plmm_ledger_vault_key(const struct plmm_vault *vault, uint8_t *key)
+{
+    plmm_status st =
+        plmm_vault_derive_key(vault, PLMM_VAULT_CONTEXT_LEDGER, 1, key, PLMM_LEDGER_KEY_BYTES);
+    if (st != PLMM_OK)
+        return plmm_err_prefix(st, "the ledger's key from the vault: ");
     return PLMM_OK;
 }
 

@@ -10,9 +10,11 @@
 #include "engine_impl.h"
 #include "errors.h"
 #include "plmm/ledger.h"
+#include "plmm/vault.h"
 #include "router_state.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,17 +39,17 @@ static plmm_status set_rates(plmm_router *r, const router_consultant *c)
     return plmm_ledger_set_rates(r->ledger, c->name, &rates);
 }
 
-plmm_status router_ledger_open(plmm_router *r)
+/* key: the vault-derived key, or NULL for the key file. */
+static plmm_status open_with(plmm_router *r, const uint8_t *key)
 {
-    if (!has_section(r->engine->cfg, "ledger"))
-        return PLMM_OK;
     char *path = NULL, *device_key = NULL, *key_file = NULL;
     plmm_status st = plmm_ledger_config_paths(r->engine, &path, &device_key, &key_file);
     if (st == PLMM_OK) {
         plmm_ledger_params lp = {.struct_size = sizeof(lp),
                                  .path = path,
                                  .device_key_path = device_key,
-                                 .key_path = key_file};
+                                 .key = key,
+                                 .key_path = key == NULL ? key_file : NULL};
         st = plmm_ledger_open(&lp, &r->ledger);
     }
     plmm_free(path);
@@ -60,9 +62,41 @@ plmm_status router_ledger_open(plmm_router *r)
         st = set_rates(r, &r->tmodel);
     if (st == PLMM_OK)
         st = plmm_ledger_config_budgets(r->ledger, r->engine);
+    if (st != PLMM_OK) {
+        plmm_ledger_close(r->ledger);
+        r->ledger = NULL;
+        return plmm_err_prefix(st, "router: the ledger: ");
+    }
+    return PLMM_OK;
+}
+
+plmm_status router_ledger_open(plmm_router *r)
+{
+    if (!has_section(r->engine->cfg, "ledger"))
+        return PLMM_OK;
+    uint32_t source = PLMM_LEDGER_KEY_FILE;
+    plmm_status st = plmm_ledger_config_key_source(r->engine, &source);
     if (st != PLMM_OK)
         return plmm_err_prefix(st, "router: the ledger: ");
-    return PLMM_OK;
+    if (source == PLMM_LEDGER_KEY_VAULT) {
+        r->ledger_wants_vault = true; /* opened when the vault is (router_ledger_use_vault) */
+        return PLMM_OK;
+    }
+    return open_with(r, NULL);
+}
+
+plmm_status router_ledger_use_vault(plmm_router *r, const struct plmm_vault *vault)
+{
+    if (!r->ledger_wants_vault || r->ledger != NULL)
+        return PLMM_OK;
+    uint8_t key[PLMM_LEDGER_KEY_BYTES];
+    plmm_status st = plmm_ledger_vault_key(vault, key);
+    if (st == PLMM_OK)
+        st = open_with(r, key);
+    else
+        st = plmm_err_prefix(st, "router: the ledger: ");
+    sodium_memzero(key, sizeof(key));
+    return st;
 }
 
 void router_ledger_close(plmm_router *r)
@@ -74,6 +108,12 @@ void router_ledger_close(plmm_router *r)
 bool router_ledger_allows(const plmm_router *r, const router_consultant *c, const char *question,
                           char *why, size_t size)
 {
+    if (r->ledger == NULL && r->ledger_wants_vault) {
+        snprintf(why, size,
+                 "the ledger is encrypted with the vault's key and the vault is not open "
+                 "(set [privacy] key_file, or PLMM_VAULT_PASSPHRASE for plmm ask/chat)");
+        return false;
+    }
     if (r->ledger == NULL)
         return true;
     /* estimate: about 4 bytes a token for the question and system prompt,
@@ -111,4 +151,9 @@ plmm_status router_ledger_record(plmm_router *r, const router_consultant *c,
     if (st == PLMM_OK)
         *cost = (double)amount / 1e6;
     return st;
+}
+
+PLMM_EXPORT bool plmm_router_wants_vault(const plmm_router *r)
+{
+    return r != NULL && r->ledger_wants_vault && r->ledger == NULL;
 }

@@ -53,6 +53,8 @@ static plmm_status open_vault(plmm_router *r)
     plmm_status st = plmm_vault_open(vault, &sec, 0, &v);
     if (st == PLMM_OK)
         st = plmm_privacy_add_vault(r->privacy, v);
+    if (st == PLMM_OK)
+        st = router_ledger_use_vault(r, v);
     plmm_vault_close(v);
     return st;
 }
@@ -89,7 +91,10 @@ plmm_status plmm_router_use_vault(plmm_router *r, const plmm_vault *vault)
 {
     if (r == NULL || vault == NULL)
         return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_router_use_vault: NULL argument");
-    return plmm_privacy_add_vault(r->privacy, vault);
+    plmm_status st = plmm_privacy_add_vault(r->privacy, vault);
+    if (st == PLMM_OK)
+        st = router_ledger_use_vault(r, vault);
+    return st;
 }
 
 /* A test's fake connector under the same policy: the messages transformed

@@ -40,6 +40,7 @@ struct plmm_router {
     plmm_connector_settings tm_settings;
     router_consultant tmodel;
     struct plmm_ledger *ledger; /* NULL without a [ledger] section */
+    bool ledger_wants_vault;    /* [ledger] keyed by the vault, not opened until it is given */
     plmm_privacy *privacy;      /* the conversation's placeholders */
     plmm_audit *audit;          /* NULL without a [privacy] section */
     uint32_t n_embd;            /* the P-model's embedding size, 0 = signal off */
@@ -71,6 +72,10 @@ PLMM_NODISCARD plmm_status router_privacy_chat(plmm_router *r, router_consultant
  * [ledger] section, with each consultant's rates and [ledger] budgets. */
 PLMM_NODISCARD plmm_status router_ledger_open(plmm_router *r) PLMM_NONNULL(1);
 void router_ledger_close(plmm_router *r) PLMM_NONNULL(1);
+/* Open a ledger keyed by the vault (ledger_wants_vault) with vault's key;
+ * PLMM_OK when there is nothing to do. */
+PLMM_NODISCARD plmm_status router_ledger_use_vault(plmm_router *r, const struct plmm_vault *vault)
+    PLMM_NONNULL(1, 2);
 /* Whether the ledger's budget allows consulting c (true without a ledger);
  * why receives the ledger's refusal. */
 bool router_ledger_allows(const plmm_router *r, const router_consultant *c, const char *question,

@@ -64,4 +64,12 @@ PLMM_NODISCARD plmm_status update_fetch_mem(const char *source, const char *rel,
                                             const char *ca_file, size_t max, char **out,
                                             size_t *len);
 
+/* plmm_pack_build() over questions already in memory (text, one per line,
+ * cut up in place); label names them in errors. */
+PLMM_NODISCARD plmm_status update_pack_build_text(const char *bundle_dir, const char *expert,
+                                                  uint64_t version, int64_t expires, char *text,
+                                                  const char *label, plmm_pack_answer_fn answer,
+                                                  void *user, const char *const *secret_key_paths,
+                                                  uint32_t n_keys);
+
 #endif

@@ -38,9 +38,24 @@ PLMM_EXPORT plmm_status plmm_pack_build(const char *bundle_dir, const char *expe
                                         void *user, const char *const *secret_key_paths,
                                         uint32_t n_keys)
 {
-    char files[PATH_MAX], pack[PATH_MAX], tmp[PATH_MAX], manifest[PATH_MAX];
     char *text = NULL;
     size_t len;
+    plmm_status st = sign_read_file(questions_path, 64u << 20, &text, &len);
+    if (st != PLMM_OK)
+        return st;
+    st = update_pack_build_text(bundle_dir, expert, version, expires, text, questions_path, answer,
+                                user, secret_key_paths, n_keys);
+    free(text);
+    return st;
+}
+
+plmm_status update_pack_build_text(const char *bundle_dir, const char *expert, uint64_t version,
+                                   int64_t expires, char *text, const char *label,
+                                   plmm_pack_answer_fn answer, void *user,
+                                   const char *const *secret_key_paths, uint32_t n_keys)
+{
+    char files[PATH_MAX], pack[PATH_MAX], tmp[PATH_MAX], manifest[PATH_MAX];
+    const char *questions_path = label;
     if (!update_valid_name(expert))
         return plmm_err(PLMM_ERR_INVALID_ARG, "expert name '%s' must be 1-64 of [a-z0-9_-]",
                         expert);
@@ -52,9 +67,7 @@ PLMM_EXPORT plmm_status plmm_pack_build(const char *bundle_dir, const char *expe
         snprintf(manifest, sizeof(manifest), "%s/manifest.json", bundle_dir) >=
             (int)sizeof(manifest))
         return plmm_err(PLMM_ERR_INVALID_ARG, "path too long: '%s'", bundle_dir);
-    plmm_status st = sign_read_file(questions_path, 64u << 20, &text, &len);
-    if (st != PLMM_OK)
-        return st;
+    plmm_status st = PLMM_OK;
     if ((mkdir(bundle_dir, 0755) != 0 && errno != EEXIST) ||
         (mkdir(files, 0755) != 0 && errno != EEXIST)) {
         st = plmm_err(PLMM_ERR_IO, "cannot create '%s': %s", files, strerror(errno));
@@ -101,6 +114,5 @@ PLMM_EXPORT plmm_status plmm_pack_build(const char *bundle_dir, const char *expe
     for (uint32_t i = 0; i < n_keys && st == PLMM_OK; i++)
         st = plmm_sign_envelope(manifest, secret_key_paths[i]);
 out_text:
-    free(text);
     return st;
 }

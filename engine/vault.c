@@ -121,7 +121,8 @@ static plmm_status vault_new(const char *path, plmm_vault **out)
     v->path = malloc(n + 1);
     v->lock_path = malloc(n + 6);
     v->kek = vault_secure_alloc(VAULT_KEY_BYTES);
-    if (v->path == NULL || v->lock_path == NULL || v->kek == NULL) {
+    v->master = vault_secure_alloc(VAULT_KEY_BYTES);
+    if (v->path == NULL || v->lock_path == NULL || v->kek == NULL || v->master == NULL) {
         plmm_vault_close(v);
         return plmm_err(PLMM_ERR_NOMEM, "out of memory");
     }
@@ -150,6 +151,7 @@ PLMM_EXPORT void plmm_vault_close(plmm_vault *v)
         return;
     clear_items(v);
     vault_secure_free(v->kek, VAULT_KEY_BYTES);
+    vault_secure_free(v->master, VAULT_KEY_BYTES);
     if (v->lock_fd >= 0)
         close(v->lock_fd); /* releases the flock */
     free(v->path);
@@ -177,6 +179,7 @@ PLMM_EXPORT plmm_status plmm_vault_create(const char *path, const plmm_vault_sec
     if ((s = vault_derive_kek(secret, true, &v->kdf, v->kek)) != PLMM_OK)
         goto fail;
     v->next_seq = 1;
+    randombytes_buf(v->master, VAULT_KEY_BYTES);
     if ((s = vault_file_save(v, true)) != PLMM_OK)
         goto fail;
     *out = v;
@@ -203,6 +206,9 @@ PLMM_EXPORT plmm_status plmm_vault_open(const char *path, const plmm_vault_secre
         goto fail;
     if (v->writable)
         vault_file_clean_temps(path);
+    /* a format-1 store gains its master secret at the first writable open */
+    if (v->writable && !v->master_saved && (s = vault_file_save(v, false)) != PLMM_OK)
+        goto fail;
     *out = v;
     return PLMM_OK;
 fail:
@@ -436,6 +442,33 @@ PLMM_EXPORT plmm_status plmm_vault_forget(plmm_vault *v, const char *key)
         return s;
     }
     vault_entry_wipe(&old);
+    return PLMM_OK;
+}
+
+PLMM_EXPORT plmm_status plmm_vault_derive_key(const plmm_vault *v, const char *context,
+                                              uint64_t subkey_id, uint8_t *key, size_t key_size)
+{
+    if (v == NULL || context == NULL || key == NULL)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_vault_derive_key: NULL argument");
+    if (key_size != PLMM_VAULT_SUBKEY_BYTES)
+        return plmm_err(PLMM_ERR_INVALID_ARG, "plmm_vault_derive_key: key_size must be %d, not %zu",
+                        PLMM_VAULT_SUBKEY_BYTES, key_size);
+    if (strlen(context) != crypto_kdf_CONTEXTBYTES)
+        return plmm_err(PLMM_ERR_INVALID_ARG,
+                        "plmm_vault_derive_key: context '%s' must be exactly %d characters",
+                        context, crypto_kdf_CONTEXTBYTES);
+    for (const char *c = context; *c; c++)
+        if (*c < 0x21 || *c > 0x7e)
+            return plmm_err(PLMM_ERR_INVALID_ARG,
+                            "plmm_vault_derive_key: context must be printable ASCII");
+    if (!v->master_saved)
+        return plmm_err(PLMM_ERR_UNSUPPORTED,
+                        "vault '%s' was written by an older plmm and has no master secret for "
+                        "derived keys yet; open it for writing once (e.g. plmm vault passwd) "
+                        "to add one",
+                        v->path);
+    if (crypto_kdf_derive_from_key(key, key_size, subkey_id, context, v->master) != 0)
+        return plmm_err(PLMM_ERR_INTERNAL, "key derivation failed");
     return PLMM_OK;
 }
 

@@ -3,7 +3,7 @@
  *
  *   offset size
  *        0    8  magic "PLMMVLT1"
- *        8    4  format version (1), little-endian
+ *        8    4  format version (2; 1 is still read), little-endian
  *       12    4  key method: 1 = Argon2id passphrase, 2 = key file
  *       16    8  Argon2id opslimit (0 for a key file)
  *       24    8  Argon2id memlimit in bytes (0 for a key file)
@@ -16,13 +16,17 @@
  *                chunk but the last has TAG_MESSAGE, the last TAG_FINAL; the
  *                first chunk takes the 176 header bytes as associated data.
  *
- * Plaintext (the concatenated chunks): u32 item count, u64 next sequence
- * number, then per item: u8 kind, u8 category, u16 0, i64 updated,
+ * Plaintext (the concatenated chunks): (format 2) the 32-byte master
+ * secret subkeys are derived from (plmm_vault_derive_key), then u32 item
+ * count, u64 next sequence number, then per item: u8 kind, u8 category, u16 0, i64 updated,
  * u32 key length, key, u32 value length, value. Integers little-endian.
  *
  * A fresh data key is drawn for every write, so a forgotten item's
  * ciphertext in an old copy of the file is under a key the current file
- * does not hold.
+ * does not hold. The master secret, by contrast, is drawn once when the
+ * store is created (or a format-1 store is first rewritten) and kept by
+ * every write and re-key, so keys derived from it stay valid across
+ * passphrase changes.
  */
 #include "errors.h"
 #include "vault_impl.h"
@@ -39,7 +43,8 @@
 #include <unistd.h>
 
 #define MAGIC "PLMMVLT1"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
+#define FORMAT_V1 1u
 #define HDR_CHECKED 144u
 #define HDR_BYTES 176u
 #define CHUNK (64u * 1024u)
@@ -334,7 +339,8 @@ plmm_status vault_file_load(plmm_vault *v, const plmm_vault_secret *secret)
         s = plmm_err(PLMM_ERR_FORMAT, "vault '%s': header is damaged (checksum mismatch)", v->path);
         goto out_free_data;
     }
-    if (get_u32(data + 8) != FORMAT_VERSION) {
+    uint32_t version = get_u32(data + 8);
+    if (version != FORMAT_VERSION && version != FORMAT_V1) {
         s = plmm_err(PLMM_ERR_UNSUPPORTED, "vault '%s': format version %u not supported", v->path,
                      (unsigned)get_u32(data + 8));
         goto out_free_data;
@@ -413,7 +419,18 @@ plmm_status vault_file_load(plmm_vault *v, const plmm_vault_secret *secret)
             goto out_free_plain;
         }
     }
-    s = parse_items(v, plain, plain_len);
+    if (version == FORMAT_V1) {
+        /* no master secret yet: one is drawn now and stored by the next write */
+        randombytes_buf(v->master, VAULT_KEY_BYTES);
+        v->master_saved = false;
+        s = parse_items(v, plain, plain_len);
+    } else if (plain_len < VAULT_KEY_BYTES) {
+        s = plmm_err(PLMM_ERR_FORMAT, "vault '%s': master secret missing", v->path);
+    } else {
+        memcpy(v->master, plain, VAULT_KEY_BYTES);
+        v->master_saved = true;
+        s = parse_items(v, plain + VAULT_KEY_BYTES, plain_len - VAULT_KEY_BYTES);
+    }
 out_free_plain:
     vault_secure_free(plain, body ? body : 1);
 out_wipe_key:
@@ -428,7 +445,7 @@ out_free_data:
 
 static size_t plain_size(const plmm_vault *v)
 {
-    size_t n = 12;
+    size_t n = VAULT_KEY_BYTES + 12;
     for (size_t i = 0; i < v->n_items; i++)
         n += 20 + strlen(v->items[i].key) + strlen(v->items[i].value);
     return n;
@@ -436,6 +453,8 @@ static size_t plain_size(const plmm_vault *v)
 
 static void serialize(const plmm_vault *v, uint8_t *p)
 {
+    memcpy(p, v->master, VAULT_KEY_BYTES);
+    p += VAULT_KEY_BYTES;
     put_u32(p, (uint32_t)v->n_items);
     put_u64(p + 4, v->next_seq);
     size_t off = 12;
@@ -585,6 +604,8 @@ plmm_status vault_file_save(plmm_vault *v, bool exclusive)
         goto out_unlink;
     }
     s = fsync_dir(v->path);
+    if (s == PLMM_OK)
+        v->master_saved = true;
     goto out_free;
 out_unlink:
     unlink(tmp);

@@ -42,6 +42,8 @@ struct plmm_vault {
     vault_entry *items; /* sorted by key */
     size_t n_items, cap_items;
     uint64_t next_seq; /* for plmm_vault_add keys */
+    uint8_t *master;   /* VAULT_KEY_BYTES stable secret for subkeys, locked memory */
+    bool master_saved; /* false for a format-1 store until its next write */
 };
 
 /* ---- vault_file.c ---- */

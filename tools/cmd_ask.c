@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "plmm/ask.h"
+#include "privacy_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,16 @@ int cmd_ask(int argc, char **argv)
     if ((code = cli_open_model(&x)) != CLI_EXIT_OK)
         goto out;
     plmm_status st = plmm_router_open(x.engine, x.model, &router);
+    if (st == PLMM_OK && plmm_router_wants_vault(router)) {
+        /* the ledger is keyed by the vault: open it with the passphrase */
+        cli_secret sec = {.env_name = "PLMM_VAULT_PASSPHRASE", .prompt = "vault passphrase: "};
+        plmm_vault *vlt = NULL;
+        cli_no_core_dumps();
+        if ((code = cli_open_vault(&x, NULL, &sec, 0, &vlt)) != CLI_EXIT_OK)
+            goto out;
+        st = plmm_router_use_vault(router, vlt);
+        plmm_vault_close(vlt);
+    }
     if (st == PLMM_OK)
         st = plmm_router_ask(router, question, on_piece, NULL, &res);
     if (res.answer != NULL)

@@ -80,7 +80,9 @@ typedef struct chat {
 
     plmm_vault *vault; /* [privacy] personalise: the user's store, else NULL */
     size_t ctx_items, ctx_bytes;
-    bool remember; /* [privacy] remember_history: turns go into the vault */
+    bool remember;                   /* [privacy] remember_history: turns go into the vault */
+    const plmm_ask_result *meta;     /* the router's decision for the turn, or NULL */
+    double min_logprob, max_entropy; /* [router] thresholds, for "Confidence: low" */
 
     char *reply; /* text generated in this turn */
     size_t reply_len, reply_cap, last_piece_len;
@@ -199,6 +201,35 @@ static bool update_kv_text(chat *ch, size_t fmt_len, uint32_t n_past_expected, s
 }
 
 /* One user turn: format, evaluate what the KV cache lacks, stream the reply. */
+/* Store a turn in the vault as history (docs/updates.md, distillation):
+ * the router's expert, route and confidence as header lines, then
+ * "Q: question" and "A: answer". */
+static void remember_turn(chat *ch, const char *q, size_t q_len, const char *a, size_t a_len)
+{
+    char head[256] = "";
+    const plmm_ask_result *m = ch->meta;
+    if (m != NULL) {
+        bool low = m->draft_tokens > 0 && ((double)m->mean_logprob < ch->min_logprob ||
+                                           (double)m->mean_entropy > ch->max_entropy);
+        int k = 0;
+        if (m->expert[0] != '\0')
+            k = snprintf(head, sizeof(head), "Expert: %s\n", m->expert);
+        snprintf(head + k, sizeof(head) - (size_t)k, "Route: %s\nConfidence: %s\n",
+                 plmm_route_name(m->route), low ? "low" : "ok");
+    }
+    size_t n = strlen(head) + q_len + a_len + 16;
+    char *turn = malloc(n);
+    plmm_status st = PLMM_ERR_NOMEM;
+    if (turn != NULL) {
+        snprintf(turn, n, "%sQ: %.*s\nA: %.*s", head, (int)q_len, q, (int)a_len, a);
+        st = plmm_vault_add(ch->vault, PLMM_VAULT_HISTORY, PLMM_PII_NONE, turn, NULL, 0);
+        explicit_bzero(turn, n);
+        free(turn);
+    }
+    if (st != PLMM_OK)
+        fprintf(stderr, "plmm: warn: turn not stored in the vault: %s\n", plmm_last_errmsg());
+}
+
 static int chat_turn(chat *ch, const char *line, size_t line_len)
 {
     size_t keep = ch->n_msgs, fmt_len = 0, n_ids = 0, n_gen = 0;
@@ -290,20 +321,8 @@ static int chat_turn(chat *ch, const char *line, size_t line_len)
         code = cli_error("out of memory");
         goto out_reset;
     }
-    if (ch->remember) {
-        size_t n = line_len + (ch->reply_len - skip) + 16;
-        char *turn = malloc(n);
-        st = PLMM_ERR_NOMEM;
-        if (turn != NULL) {
-            snprintf(turn, n, "Q: %.*s\nA: %.*s", (int)line_len, line, (int)(ch->reply_len - skip),
-                     ch->reply + skip);
-            st = plmm_vault_add(ch->vault, PLMM_VAULT_HISTORY, PLMM_PII_NONE, turn, NULL, 0);
-            explicit_bzero(turn, n);
-            free(turn);
-        }
-        if (st != PLMM_OK)
-            fprintf(stderr, "plmm: warn: turn not stored in the vault: %s\n", plmm_last_errmsg());
-    }
+    if (ch->remember)
+        remember_turn(ch, line, line_len, ch->reply + skip, ch->reply_len - skip);
     free(ids);
     return CLI_EXIT_OK;
 
@@ -338,7 +357,9 @@ static int routed_turn(chat *ch, const char *line, size_t len)
         goto out;
     }
     if (res.route == PLMM_ROUTE_LOCAL) {
+        ch->meta = &res;
         code = chat_turn(ch, line, len);
+        ch->meta = NULL;
         goto out;
     }
     st = plmm_router_ask(ch->router, q, on_routed_piece, NULL, &res);
@@ -359,6 +380,10 @@ static int routed_turn(chat *ch, const char *line, size_t len)
         !push_msg(ch, "assistant", res.answer, strlen(res.answer))) {
         pop_msgs(ch, keep);
         code = cli_error("out of memory");
+    } else if (ch->remember) {
+        ch->meta = &res;
+        remember_turn(ch, line, len, res.answer, strlen(res.answer));
+        ch->meta = NULL;
     }
 out:
     plmm_ask_result_clear(&res);
@@ -503,6 +528,10 @@ int cmd_chat(int argc, char **argv)
         const char *cb = cli_config_value(&x, "privacy.context_bytes");
         ch.ctx_items = ci != NULL ? (size_t)strtoul(ci, NULL, 10) : 8;
         ch.ctx_bytes = cb != NULL ? (size_t)strtoul(cb, NULL, 10) : 2048;
+        const char *ml = cli_config_value(&x, "router.min_logprob");
+        const char *me = cli_config_value(&x, "router.max_entropy");
+        ch.min_logprob = ml != NULL ? strtod(ml, NULL) : -1e30;
+        ch.max_entropy = me != NULL ? strtod(me, NULL) : 1e30;
     }
     code = cli_set_sampling(&x, &sf);
     if (code != CLI_EXIT_OK)
@@ -519,6 +548,20 @@ int cmd_chat(int argc, char **argv)
         if (st != PLMM_OK) {
             code = cli_api_error(st);
             goto out;
+        }
+        if (st == PLMM_OK && plmm_router_wants_vault(ch.router)) {
+            /* the ledger is keyed by the vault */
+            plmm_vault *vlt = ch.vault;
+            cli_secret sec = {.env_name = "PLMM_VAULT_PASSPHRASE", .prompt = "vault passphrase: "};
+            if (vlt == NULL && (code = cli_open_vault(&x, NULL, &sec, 0, &vlt)) != CLI_EXIT_OK)
+                goto out;
+            st = plmm_router_use_vault(ch.router, vlt);
+            if (vlt != ch.vault)
+                plmm_vault_close(vlt);
+            if (st != PLMM_OK) {
+                code = cli_api_error(st);
+                goto out;
+            }
         }
         if (!plmm_router_has_consultants(ch.router)) {
             plmm_router_close(ch.router);

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "plmm/ledger.h"
 #include "plmm/update.h"
+#include "privacy_cli.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -56,7 +57,10 @@ const cli_command cmd_ledger_desc = {
     .summary = "Show, verify, export and settle the economic ledger.",
     .synopsis = "show | verify | export --csv [-o FILE] | settle --with NAME [--from T] [--to T] "
                 "-o FILE | verify-statement FILE -k KEY | record ... | contribute ...",
-    .details = "Entries are hash-chained, signed by the device key and encrypted ([ledger]).\n"
+    .details = "Entries are hash-chained, signed by the device key and encrypted ([ledger]),\n"
+               "with a key derived from the vault ([ledger] key_source; the vault's secret\n"
+               "comes from [privacy] key_file, PLMM_VAULT_PASSPHRASE or the terminal) or\n"
+               "with [ledger] key_file.\n"
                "'verify' names the first damaged entry. 'settle' writes the net balance with\n"
                "one counterparty as a statement signed by the device key, which the other\n"
                "side checks with 'plmm ledger verify-statement' or 'plmm-sign verify'.\n"
@@ -76,6 +80,7 @@ typedef struct ledger_args {
 /* The ledger files of the configuration (owned). */
 typedef struct ledger_paths {
     char *path, *device, *key;
+    uint8_t vault_key[PLMM_LEDGER_KEY_BYTES]; /* when keyed by the vault */
 } ledger_paths;
 
 static void paths_free(ledger_paths *lp)
@@ -83,6 +88,7 @@ static void paths_free(ledger_paths *lp)
     plmm_free(lp->path);
     plmm_free(lp->device);
     plmm_free(lp->key);
+    explicit_bzero(lp->vault_key, sizeof(lp->vault_key));
 }
 
 static int resolve_paths(cli_ctx *x, ledger_paths *lp, plmm_ledger_params *p)
@@ -95,6 +101,14 @@ static int resolve_paths(cli_ctx *x, ledger_paths *lp, plmm_ledger_params *p)
     p->path = lp->path;
     p->device_key_path = lp->device;
     p->key_path = lp->key;
+    bool from_vault = false;
+    int code = cli_ledger_key(x, lp->vault_key, &from_vault);
+    if (code != CLI_EXIT_OK)
+        return code;
+    if (from_vault) {
+        p->key = lp->vault_key;
+        p->key_path = NULL;
+    }
     return CLI_EXIT_OK;
 }
 
@@ -199,7 +213,8 @@ static int run_open(cli_ctx *x, const ledger_args *a, plmm_ledger *l)
 
 static int run(cli_ctx *x, const ledger_args *a)
 {
-    ledger_paths lp = {NULL, NULL, NULL};
+    ledger_paths lp;
+    memset(&lp, 0, sizeof(lp));
     plmm_ledger_params p;
     char *report = NULL;
     plmm_status st;
@@ -213,8 +228,12 @@ static int run(cli_ctx *x, const ledger_args *a)
         return CLI_EXIT_OK;
     }
     int code = cli_open_engine(x);
-    if (code != CLI_EXIT_OK || (code = resolve_paths(x, &lp, &p)) != CLI_EXIT_OK)
+    if (code != CLI_EXIT_OK)
         return code;
+    if ((code = resolve_paths(x, &lp, &p)) != CLI_EXIT_OK) {
+        paths_free(&lp);
+        return code;
+    }
     if (strcmp(a->sub, "verify") == 0) {
         uint64_t n = 0;
         if ((st = plmm_ledger_verify(&p, &n)) != PLMM_OK)

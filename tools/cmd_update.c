@@ -3,7 +3,10 @@
  * bundles; distill a knowledge pack from the T-model.
  */
 #include "cli.h"
+#include "plmm/ledger.h"
 #include "plmm/update.h"
+#include "plmm/vault.h"
+#include "privacy_cli.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     OPT_SOURCE = OPT_CMD_START,
@@ -22,6 +26,7 @@ enum {
     OPT_VERSION,
     OPT_EXPIRES,
     OPT_TMODEL,
+    OPT_CONSENT,
 };
 
 static const cli_opt update_opts[] = {
@@ -35,6 +40,9 @@ static const cli_opt update_opts[] = {
     {OPT_VERSION, 0, "version", "N", "distill: bundle version (higher than any before)"},
     {OPT_EXPIRES, 0, "expires-days", "N", "distill: days until the manifest expires (default 30)"},
     {OPT_TMODEL, 0, "tmodel", "SECTION", "distill: connector section to ask (default tmodel)"},
+    {OPT_CONSENT, 0, "consent", NULL,
+     "distill without --questions: consent to reading the vault's history (or [update] "
+     "distill_consent = true)"},
     {0, 0, NULL, NULL, NULL},
 };
 
@@ -42,12 +50,16 @@ const cli_command cmd_update_desc = {
     .name = "update",
     .summary = "Install and roll back signed expert bundles; distill knowledge packs.",
     .synopsis = "check [EXPERT] [-s SRC] | install|rollback EXPERT [-s SRC] | list | "
-                "distill --expert NAME --questions FILE -k KEY -o DIR --version N",
+                "distill --expert NAME [--questions FILE | --consent] -k KEY -o DIR --version N",
     .details = "Bundles are verified against the trusted root ([update] root): a threshold of\n"
                "signatures, an unexpired manifest, a version not older than any installed\n"
                "before, and every file's size and SHA-256. Versions are installed beside each\n"
                "other under [update] experts_dir and switched with one rename; 'rollback'\n"
-               "switches back to the previous one. See docs/updates.md.",
+               "switches back to the previous one. 'distill' asks the T-model ([tmodel]) the\n"
+               "questions of a file, or without --questions the ones the expert was weak on\n"
+               "in the vault's history (low confidence or a ':-1' rating in the ledger), with\n"
+               "the user's consent; questions are pseudonymized as [tmodel] share says and\n"
+               "the answers restored locally. See docs/updates.md.",
     .opts = update_opts,
     .needs_model = false,
 };
@@ -59,6 +71,7 @@ typedef struct update_args {
     const char *keys[MAX_KEYS];
     uint32_t n_keys;
     int64_t version, expires_days;
+    bool consent;
 } update_args;
 
 /* Default directory under $XDG_DATA_HOME/plmm (or ~/.local/share/plmm). */
@@ -136,22 +149,117 @@ static int check_all(plmm_updater *u, const char *source, const char *dir)
     return code;
 }
 
+static bool truthy(const char *v)
+{
+    return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 ||
+                         strcmp(v, "1") == 0);
+}
+
+/* The weak questions of the expert from the vault's history (owned in
+ * *questions), negative ratings taken from the ledger. */
+static int history_questions(cli_ctx *x, const update_args *a, plmm_vault *vault, char **questions,
+                             size_t *n)
+{
+    plmm_ledger *l = NULL;
+    char *path = NULL, *device = NULL, *key_file = NULL;
+    uint8_t key[PLMM_LEDGER_KEY_BYTES];
+    uint32_t source = PLMM_LEDGER_KEY_FILE;
+    plmm_status st = plmm_ledger_config_paths(x->engine, &path, &device, &key_file);
+    if (st == PLMM_OK)
+        st = plmm_ledger_config_key_source(x->engine, &source);
+    if (st == PLMM_OK && source == PLMM_LEDGER_KEY_VAULT)
+        st = plmm_ledger_vault_key(vault, key);
+    if (st == PLMM_OK && access(path, F_OK) == 0) {
+        plmm_ledger_params lp = {.struct_size = sizeof(lp),
+                                 .path = path,
+                                 .device_key_path = device,
+                                 .key = source == PLMM_LEDGER_KEY_VAULT ? key : NULL,
+                                 .key_path = source == PLMM_LEDGER_KEY_VAULT ? NULL : key_file};
+        st = plmm_ledger_open(&lp, &l);
+    }
+    explicit_bzero(key, sizeof(key));
+    if (st == PLMM_OK)
+        st = plmm_distill_select(vault, l, a->expert, questions, n);
+    plmm_ledger_close(l);
+    plmm_free(path);
+    plmm_free(device);
+    plmm_free(key_file);
+    return st == PLMM_OK ? CLI_EXIT_OK : cli_api_error(st);
+}
+
 static int run_distill(cli_ctx *x, const update_args *a)
 {
-    if (a->expert == NULL || a->questions == NULL || a->out == NULL || a->n_keys == 0 ||
-        a->version <= 0)
-        return cli_usage_error(&cmd_update_desc, "distill needs --expert, --questions, -k KEY, "
-                                                 "-o DIR and --version N");
+    if (a->expert == NULL || a->out == NULL || a->n_keys == 0 || a->version <= 0)
+        return cli_usage_error(&cmd_update_desc, "distill needs --expert, --questions FILE or "
+                                                 "--consent, -k KEY, -o DIR and --version N");
     int64_t expires = (int64_t)time(NULL) + a->expires_days * 86400;
-    plmm_status st =
-        plmm_pack_distill(x->engine, a->tmodel ? a->tmodel : "tmodel", a->out, a->expert,
-                          (uint64_t)a->version, expires, a->questions, a->keys, a->n_keys);
-    if (st != PLMM_OK)
-        return cli_api_error(st);
+    plmm_distill_params p = {
+        .struct_size = sizeof(p),
+        .n_keys = a->n_keys,
+        .section = a->tmodel ? a->tmodel : "tmodel",
+        .bundle_dir = a->out,
+        .expert = a->expert,
+        .version = (uint64_t)a->version,
+        .expires = expires,
+        .questions_path = a->questions,
+        .secret_key_paths = a->keys,
+    };
+    plmm_vault *vault = NULL;
+    char *questions = NULL, audit[4096];
+    size_t n = 0;
+    int code = CLI_EXIT_OK;
+    bool history = a->questions == NULL;
+    if (history && !a->consent && !truthy(cfg(x, "update.distill_consent")))
+        return cli_error("distill from the history needs your consent: the questions the expert "
+                         "was weak on are read from the vault and sent (pseudonymized) to the "
+                         "T-model; give --consent or set [update] distill_consent = true "
+                         "(or give --questions FILE)");
+    /* the vault: the values to pseudonymize, and the history */
+    cli_secret sec = {.env_name = "PLMM_VAULT_PASSPHRASE", .prompt = "vault passphrase: "};
+    char vpath[4096];
+    cli_no_core_dumps();
+    if (history || (cli_privacy_path(x, NULL, "privacy.vault", "vault.plmm", false, vpath,
+                                     sizeof(vpath)) == CLI_EXIT_OK &&
+                    access(vpath, F_OK) == 0 && cfg(x, "privacy.key_file") != NULL)) {
+        if ((code = cli_open_vault(x, NULL, &sec, 0, &vault)) != CLI_EXIT_OK)
+            return code;
+        p.vault = vault;
+    }
+    /* audited as the router's consultations are when personal data is involved */
+    if ((vault != NULL || cfg(x, "privacy.audit_log") != NULL) &&
+        (code = cli_privacy_path(x, NULL, "privacy.audit_log", "audit.log", true, audit,
+                                 sizeof(audit))) != CLI_EXIT_OK)
+        goto out;
+    if (vault != NULL || cfg(x, "privacy.audit_log") != NULL)
+        p.audit_path = audit;
+    if (history) {
+        if ((code = history_questions(x, a, vault, &questions, &n)) != CLI_EXIT_OK)
+            goto out;
+        if (n == 0) {
+            code = cli_error("no weak questions for expert '%s' in the vault's history "
+                             "(turns with low confidence or a ':-1' rating; chat with "
+                             "[privacy] remember_history = true stores them)",
+                             a->expert);
+            goto out;
+        }
+        p.questions = questions;
+        fprintf(stderr, "plmm: %zu weak question%s of expert %s from the history\n", n,
+                n == 1 ? "" : "s", a->expert);
+    }
+    plmm_status st = plmm_pack_distill_private(x->engine, &p);
+    if (st != PLMM_OK) {
+        code = cli_api_error(st);
+        goto out;
+    }
     printf("wrote knowledge pack %s/files/knowledge.jsonl and signed manifest %s/manifest.json "
            "(expert %s, version %lld)\n",
            a->out, a->out, a->expert, (long long)a->version);
-    return CLI_EXIT_OK;
+out:
+    if (questions != NULL)
+        explicit_bzero(questions, strlen(questions));
+    plmm_free(questions);
+    plmm_vault_close(vault);
+    return code;
 }
 
 static int run(cli_ctx *x, const update_args *a)
@@ -252,6 +360,9 @@ int cmd_update(int argc, char **argv)
             break;
         case OPT_TMODEL:
             a.tmodel = v;
+            break;
+        case OPT_CONSENT:
+            a.consent = true;
             break;
         }
     }

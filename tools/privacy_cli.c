@@ -3,6 +3,8 @@
  */
 #include "privacy_cli.h"
 
+#include "plmm/ledger.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -176,5 +178,28 @@ int cli_open_vault(cli_ctx *x, const char *vault_opt, cli_secret *sec, uint32_t 
     cli_secret_clear(sec);
     if (st != PLMM_OK)
         return cli_api_error(st);
+    return CLI_EXIT_OK;
+}
+
+int cli_ledger_key(cli_ctx *x, uint8_t *key, bool *from_vault)
+{
+    uint32_t source = PLMM_LEDGER_KEY_FILE;
+    *from_vault = false;
+    plmm_status st = plmm_ledger_config_key_source(x->engine, &source);
+    if (st != PLMM_OK)
+        return cli_api_error(st);
+    if (source != PLMM_LEDGER_KEY_VAULT)
+        return CLI_EXIT_OK;
+    cli_secret sec = {.env_name = "PLMM_VAULT_PASSPHRASE", .prompt = "vault passphrase: "};
+    plmm_vault *v = NULL;
+    cli_no_core_dumps();
+    int code = cli_open_vault(x, NULL, &sec, 0, &v);
+    if (code != CLI_EXIT_OK)
+        return code;
+    st = plmm_ledger_vault_key(v, key);
+    plmm_vault_close(v);
+    if (st != PLMM_OK)
+        return cli_api_error(st);
+    *from_vault = true;
     return CLI_EXIT_OK;
 }

@@ -51,4 +51,10 @@ const char *cli_config_value(cli_ctx *x, const char *key);
 int cli_open_vault(cli_ctx *x, const char *vault_opt, cli_secret *sec, uint32_t flags,
                    plmm_vault **out);
 
+/* The ledger's encryption key when the configuration keys it by the vault
+ * ([ledger] key_source): the vault is opened read-only (secret as for
+ * cli_open_vault), the key derived into key (PLMM_LEDGER_KEY_BYTES) and
+ * *from_vault set; else *from_vault is false. Returns an exit code. */
+int cli_ledger_key(cli_ctx *x, uint8_t *key, bool *from_vault);
+
 #endif

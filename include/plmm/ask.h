@@ -78,10 +78,17 @@ struct plmm_vault;
 
 /* Teach the router's privacy layer the values the user is known by (every
  * item of vault whose category is not NONE), so they are replaced before
- * a question leaves the device. The router opens the vault itself only
- * when [privacy] key_file names its key. */
+ * a question leaves the device, and open a ledger keyed by the vault. The
+ * router opens the vault itself only when [privacy] key_file names its
+ * key. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_router_use_vault(plmm_router *router,
                                                              const struct plmm_vault *vault);
+
+/* True while the router waits for plmm_router_use_vault: its [ledger] is
+ * encrypted with the vault's key ([ledger] key_source) and [privacy]
+ * key_file does not let it open the vault itself. Until then every
+ * metered consultation is refused and the router falls back. */
+PLMM_EXPORT bool plmm_router_wants_vault(const plmm_router *router);
 
 /* True when an expert is enabled or a T-model is configured (else every
  * question stays with the P-model). */

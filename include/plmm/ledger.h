@@ -99,6 +99,26 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_config_paths(const plmm_engin
                                                                 char **key_file)
     PLMM_NONNULL(1, 2, 3, 4);
 
+/* Where the ledger's encryption key comes from. */
+typedef enum plmm_ledger_key_source {
+    PLMM_LEDGER_KEY_FILE = 0,  /* a key file ([ledger] key_file or ledger.key) */
+    PLMM_LEDGER_KEY_VAULT = 1, /* derived from the vault (plmm_ledger_vault_key) */
+} plmm_ledger_key_source;
+
+/* The key source the configuration asks for ([ledger] key_source: vault,
+ * file, or auto = vault when the configuration has a [privacy] section,
+ * the vault it names exists and [ledger] key_file is unset; else file). */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_config_key_source(const plmm_engine *engine,
+                                                                     uint32_t *source)
+    PLMM_NONNULL(1, 2);
+
+struct plmm_vault;
+/* The ledger's encryption key derived from the vault's master secret
+ * (plmm_vault_derive_key with PLMM_VAULT_CONTEXT_LEDGER): the same across
+ * passphrase changes of the vault. key: PLMM_LEDGER_KEY_BYTES. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_vault_key(const struct plmm_vault *vault,
+                                                             uint8_t *key) PLMM_NONNULL(1, 2);
+
 /* Apply [ledger] budgets ("finance=5.00,it=1.50") and budget_period. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_ledger_config_budgets(plmm_ledger *ledger,
                                                                   const plmm_engine *engine)

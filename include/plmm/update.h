@@ -192,13 +192,71 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_build(const char *bundle_dir, c
  * Distillation: plmm_pack_build() with the answers of the T-model, the
  * connector configured in [SECTION] (usually "tmodel") of engine's
  * configuration. The questions should be the ones the expert answered
- * poorly, exported from the local history with the user's consent and
- * pseudonymized: each line is sent to the T-model as written.
+ * poorly, exported from the local history with the user's consent.
+ * Each line goes through the privacy layer's detectors as in
+ * plmm_pack_distill_private() (without a vault's known values).
  */
 PLMM_EXPORT PLMM_NODISCARD plmm_status
 plmm_pack_distill(plmm_engine *engine, const char *section, const char *bundle_dir,
                   const char *expert, uint64_t version, int64_t expires, const char *questions_path,
                   const char *const *secret_key_paths, uint32_t n_keys) PLMM_NONNULL(1, 2, 3, 4, 7);
+
+/* ---- distillation from the local history ---- */
+
+struct plmm_vault;
+struct plmm_ledger;
+
+/*
+ * The questions an expert was weak on, from the vault's conversation
+ * history (items of kind "history" that plmm chat stores with
+ * [privacy] remember_history). A turn is stored as lines
+ *
+ *   Expert: NAME          (the expert the router chose, when one was)
+ *   Confidence: low|ok    (the router's judgement when it answered)
+ *   Q: the question
+ *   A: the answer
+ *
+ * and is weak when its Confidence is low, or when ledger (may be NULL)
+ * holds a rating contribution for the expert whose ref is the turn's key
+ * followed by ":-1" (`plmm ledger contribute --kind rating --ref
+ * history.12:-1`). *questions: owned (plmm_free), one question per line,
+ * each once, in history order, as the user typed them (not yet
+ * pseudonymized); *n: how many (0 gives ""). Reading history is the
+ * user's decision: the caller asks for consent first.
+ */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_distill_select(const struct plmm_vault *vault,
+                                                           const struct plmm_ledger *ledger,
+                                                           const char *expert, char **questions,
+                                                           size_t *n) PLMM_NONNULL(1, 3, 4, 5);
+
+/* What plmm_pack_distill_private() does. */
+typedef struct plmm_distill_params {
+    uint32_t struct_size; /* sizeof(plmm_distill_params) */
+    uint32_t n_keys;      /* secret keys to sign with (at least one) */
+    const char *section;  /* connector section of the T-model, "tmodel" */
+    const char *bundle_dir;
+    const char *expert;
+    uint64_t version;
+    int64_t expires;                     /* Unix time the manifest expires */
+    const char *questions_path;          /* a questions file, or NULL: questions */
+    const char *questions;               /* one per line (plmm_distill_select) */
+    const char *const *secret_key_paths; /* n_keys publisher secret key files */
+    const struct plmm_vault *vault; /* may be NULL: values the user is known by, pseudonymized */
+    const char *audit_path;         /* may be NULL: audit log of what was sent */
+} plmm_distill_params;
+
+/*
+ * Distillation under the privacy layer: each question is sent to the
+ * T-model with [SECTION] share policy (default pseudonymized; "none"
+ * replaces personal data by bare "<CATEGORY>" tokens; "full" sends it as
+ * typed), the exact request body is scanned for any known or replaced
+ * value and the send audited (the connector's before_send hook), and the
+ * answer's placeholders are restored locally before it goes into the
+ * knowledge pack; then the bundle is built and signed as plmm_pack_build().
+ */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_pack_distill_private(plmm_engine *engine,
+                                                                 const plmm_distill_params *params)
+    PLMM_NONNULL(1, 2);
 
 #ifdef __cplusplus
 }

@@ -144,6 +144,27 @@ PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_forget(plmm_vault *vault, cons
  * atomically: afterwards only the new secret opens it. */
 PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_rekey(plmm_vault *vault,
                                                         const plmm_vault_secret *secret);
+/* ---- keys for other stores ---- */
+
+/* Bytes of a key from plmm_vault_derive_key(). */
+#define PLMM_VAULT_SUBKEY_BYTES 32
+/* Context of the economic ledger's encryption key (ledger.h). */
+#define PLMM_VAULT_CONTEXT_LEDGER "plmmledg"
+
+/* Derive a PLMM_VAULT_SUBKEY_BYTES key for one purpose (libsodium
+ * crypto_kdf_derive_from_key) from the vault's master secret: a random
+ * secret drawn when the store is created, kept inside the encrypted store
+ * and preserved by every write and by plmm_vault_rekey, so the key stays
+ * the same across passphrase changes and differs per context and id.
+ * context: exactly 8 printable ASCII characters, e.g.
+ * PLMM_VAULT_CONTEXT_LEDGER. A store written by an older plmm (format 1)
+ * gains its master secret the first time it is opened with
+ * PLMM_VAULT_WRITE; until then this fails with PLMM_ERR_UNSUPPORTED. */
+PLMM_EXPORT PLMM_NODISCARD plmm_status plmm_vault_derive_key(const plmm_vault *vault,
+                                                             const char *context,
+                                                             uint64_t subkey_id, uint8_t *key,
+                                                             size_t key_size);
+
 /* The items as JSON ({"items":[{"key","kind","category","updated","value"}]}),
  * plaintext: for the user's own export. out: owned, free with plmm_free
  * (it is wiped first). */

@@ -9,12 +9,14 @@
 #include "config.h"
 #include "errors.h"
 #include "plmm/ledger.h"
+#include "plmm/vault.h"
 #include "router_state.h"
 #include "test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static router_params defaults(void)
@@ -427,6 +429,75 @@ static void test_ledger(void)
     CHECK(system(cmd) == 0);
 }
 
+/* A [ledger] keyed by the vault ([ledger] key_source = auto with a
+ * [privacy] vault): without the vault's key file the router cannot open
+ * it, refuses every metered consultation and falls back visibly; once the
+ * vault is handed over the ledger opens with the vault-derived key and
+ * meters. With [privacy] key_file the router opens it itself. */
+static void test_ledger_vault(void)
+{
+    rig g;
+    char dir[128], tm[2048], vpath[256], kpath[256], lpath[256], dkey[256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/plmm-test-router-lv-%ld", tmp ? tmp : "/tmp", (long)getpid());
+    CHECK(mkdir(dir, 0700) == 0);
+    snprintf(vpath, sizeof(vpath), "%s/vault.plmm", dir);
+    snprintf(kpath, sizeof(kpath), "%s/vault.key", dir);
+    snprintf(lpath, sizeof(lpath), "%s/usage.ledger", dir);
+    snprintf(dkey, sizeof(dkey), "%s/device.key", dir);
+    CHECK(plmm_vault_keygen(kpath) == PLMM_OK);
+    plmm_vault_secret sec = {.struct_size = sizeof(sec), .key_file = kpath};
+    plmm_vault *v = NULL;
+    CHECK(plmm_vault_create(vpath, &sec, &v) == PLMM_OK);
+    snprintf(tm, sizeof(tm),
+             "share = full\n[privacy]\nvault = %s\naudit_log = %s/audit.log\n[ledger]\n"
+             "path = %s\ndevice_key = %s\n",
+             vpath, dir, lpath, dkey);
+    if (v == NULL || !rig_open(&g, "share = full\nmax_tokens = 400\n", tm)) {
+        plmm_vault_close(v);
+        return;
+    }
+    CHECK(plmm_router_wants_vault(g.r));
+    plmm_ask_result res = {.struct_size = sizeof(res)};
+    plmm_status st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+    CHECK_MSG(st == PLMM_OK, "%s", plmm_last_errmsg());
+    CHECK(res.route == PLMM_ROUTE_LOCAL && g.f.finance_calls == 0 && g.f.tmodel_calls == 0);
+    CHECK_CONTAINS(res.notices, "the ledger is encrypted with the vault's key");
+    plmm_ask_result_clear(&res);
+    CHECK(plmm_router_use_vault(g.r, v) == PLMM_OK);
+    CHECK(!plmm_router_wants_vault(g.r));
+    st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+    CHECK(st == PLMM_OK && res.route == PLMM_ROUTE_EXPERT && res.cost > 0.99);
+    plmm_ask_result_clear(&res);
+    rig_close(&g);
+    uint8_t key[PLMM_LEDGER_KEY_BYTES];
+    CHECK(plmm_ledger_vault_key(v, key) == PLMM_OK);
+    plmm_vault_close(v);
+    plmm_ledger_params lp = {
+        .struct_size = sizeof(lp), .path = lpath, .device_key_path = dkey, .key = key};
+    uint64_t n = 0;
+    st = plmm_ledger_verify(&lp, &n);
+    CHECK_MSG(st == PLMM_OK && n == 1, "%s: %llu entries", plmm_last_errmsg(),
+              (unsigned long long)n);
+
+    /* [privacy] key_file: the router opens the vault and the ledger itself */
+    snprintf(tm, sizeof(tm),
+             "share = full\n[privacy]\nvault = %s\nkey_file = %s\naudit_log = %s/audit.log\n"
+             "[ledger]\npath = %s\ndevice_key = %s\n",
+             vpath, kpath, dir, lpath, dkey);
+    if (rig_open(&g, "share = full\nmax_tokens = 400\n", tm)) {
+        CHECK(!plmm_router_wants_vault(g.r));
+        st = plmm_router_ask(g.r, FIN_Q, NULL, NULL, &res);
+        CHECK(st == PLMM_OK && res.route == PLMM_ROUTE_EXPERT && res.cost > 0.99);
+        plmm_ask_result_clear(&res);
+        rig_close(&g);
+        CHECK(plmm_ledger_verify(&lp, &n) == PLMM_OK && n == 2);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 /* plmm_session_embed: deterministic, text-dependent, and bad input named;
  * with embedding_weight the router fills and explains the similarity. */
 static void test_embed(void)
@@ -488,6 +559,7 @@ int main(void)
     test_share_pseudonymized();
     test_no_consultants();
     test_ledger();
+    test_ledger_vault();
     test_embed();
     return test_summary("test-router");
 }
